@@ -1,0 +1,94 @@
+"""Charger-level service: credentials, boot, heartbeat, connector status, status events,
+connection state. Each method is one database transaction; handlers answer after it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from csms import passwords
+from csms.clock import Clock
+from csms.events import ChargerBooted, StatusChanged
+from csms.logs import get_logger
+from csms.store import charge_points
+
+__all__ = ["ChargerService"]
+
+log = get_logger(__name__)
+
+
+class ChargerService:
+    def __init__(self, pool: asyncpg.Pool, clock: Clock, *, auto_register: bool = False) -> None:
+        self._pool = pool
+        self._clock = clock
+        self._auto_register = auto_register
+
+    async def authenticate(self, charge_point_id: str, password: str | None) -> bool:
+        """True when the charger is registered and the password matches.
+
+        With auto-registration on (development only), an unknown charger presenting a
+        password is registered with it.
+        """
+        async with self._pool.acquire() as conn:
+            stored = await charge_points.password_hash(conn, charge_point_id)
+        if stored is None:
+            if not (self._auto_register and password):
+                return False
+            digest = await passwords.hash_password(password)
+            async with self._pool.acquire() as conn:
+                created = await charge_points.insert(
+                    conn, charge_point_id=charge_point_id, password_hash=digest, protocol=None,
+                    latitude=None, longitude=None, time_zone="UTC",
+                )
+            if created is not None:
+                log.warning("charge_point_auto_registered", charge_point_id=charge_point_id)
+                return True
+            return await self.authenticate(charge_point_id, password)
+        if password is None:
+            return False
+        return await passwords.verify_password(password, stored)
+
+    async def connected(self, charge_point_id: str, protocol: str) -> None:
+        async with self._pool.acquire() as conn:
+            await charge_points.record_connection(
+                conn, charge_point_id, online=True, protocol=protocol, at=self._clock()
+            )
+
+    async def disconnected(self, charge_point_id: str) -> None:
+        async with self._pool.acquire() as conn:
+            await charge_points.record_connection(
+                conn, charge_point_id, online=False, protocol=None, at=self._clock()
+            )
+
+    async def mark_all_offline(self) -> None:
+        """At start-up: no connection survives a restart of a single-process server."""
+        async with self._pool.acquire() as conn:
+            await charge_points.mark_all_offline(conn)
+
+    async def boot(self, charge_point_id: str, boot: ChargerBooted) -> tuple[str, datetime]:
+        """Record a boot; return the registration status and the server time."""
+        now = self._clock()
+        status = "Accepted"
+        async with self._pool.acquire() as conn:
+            await charge_points.record_boot(conn, charge_point_id, boot, status, now)
+        log.info("charger_booted", vendor=boot.vendor, model=boot.model,
+                 firmware=boot.firmware_version)
+        return status, now
+
+    async def heartbeat(self, charge_point_id: str) -> datetime:
+        now = self._clock()
+        async with self._pool.acquire() as conn:
+            await charge_points.touch(conn, {charge_point_id: now})
+        return now
+
+    async def status(self, charge_point_id: str, status: StatusChanged) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await charge_points.record_status(conn, charge_point_id, status)
+
+    async def event(
+        self, charge_point_id: str, kind: str, status: str | None, payload: dict[str, Any]
+    ) -> None:
+        async with self._pool.acquire() as conn:
+            await charge_points.record_event(conn, charge_point_id, kind, status, payload)

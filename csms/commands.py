@@ -1,0 +1,121 @@
+"""Live connections, and commands from the operator to chargers.
+
+Commands run in the admin API's request task, never inside a charger's own handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+import asyncpg
+from ocpp.exceptions import OCPPError
+from websockets.exceptions import ConnectionClosed
+
+from csms import command_models as m
+from csms import v16_commands
+from csms.errors import (
+    ChargerCallError,
+    ChargerNotConnected,
+    ChargerTimeout,
+    CommandNotSupported,
+    Conflict,
+    NotFound,
+)
+from csms.logs import get_logger
+from csms.protocol import OcppEndpoint
+from csms.store import sessions as session_store
+
+__all__ = ["CommandService", "Connections"]
+
+log = get_logger(__name__)
+
+
+class Connections:
+    """Which endpoint currently speaks for each charger in this process."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, OcppEndpoint] = {}
+
+    def register(self, endpoint: OcppEndpoint) -> OcppEndpoint | None:
+        """Make ``endpoint`` current; return the one it replaces, if any."""
+        previous = self._by_id.get(endpoint.id)
+        self._by_id[endpoint.id] = endpoint
+        return previous
+
+    def unregister(self, endpoint: OcppEndpoint) -> bool:
+        """Forget ``endpoint`` if it is still current (a replaced one is not)."""
+        if self._by_id.get(endpoint.id) is endpoint:
+            del self._by_id[endpoint.id]
+            return True
+        return False
+
+    def get(self, charge_point_id: str) -> OcppEndpoint | None:
+        return self._by_id.get(charge_point_id)
+
+    def __contains__(self, charge_point_id: object) -> bool:
+        return charge_point_id in self._by_id
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+
+def _snake(result: Any) -> dict[str, Any]:
+    if is_dataclass(result) and not isinstance(result, type):
+        raw = asdict(result)
+    else:
+        raw = dict(result or {})
+    return {k: v for k, v in raw.items() if v is not None}
+
+
+class CommandService:
+    def __init__(self, pool: asyncpg.Pool, connections: Connections, *, timeout_s: float) -> None:
+        self._pool = pool
+        self._connections = connections
+        self._timeout = timeout_s
+
+    async def execute(self, charge_point_id: str, command: str, body: m.CommandBody) -> dict[str, Any]:
+        """Send a command and return the charger's reply (snake_case keys).
+
+        Raises:
+            ChargerNotConnected: the charger has no live connection here.
+            CommandNotSupported: its protocol version has no such command.
+            ChargerCallError: it answered with a CALLERROR.
+            ChargerTimeout: it did not answer in time.
+        """
+        endpoint = self._connections.get(charge_point_id)
+        if endpoint is None:
+            raise ChargerNotConnected(f"charge point {charge_point_id} is not connected")
+        transaction_id = None
+        if isinstance(body, m.RemoteStop):
+            transaction_id = await self._active_transaction(charge_point_id, body.session_id)
+        if endpoint.ocpp_version != "1.6":
+            raise CommandNotSupported(f"{command} is not available for OCPP {endpoint.ocpp_version}")
+        request = v16_commands.build(body, transaction_id)
+        bound = log.bind(charge_point_id=charge_point_id, command=command)
+        try:
+            async with asyncio.timeout(self._timeout):
+                result = await endpoint.call(request, suppress=False)
+        except TimeoutError as exc:
+            bound.warning("command_timed_out")
+            raise ChargerTimeout(f"{charge_point_id} did not answer {command} in "
+                                 f"{self._timeout:g} s") from exc
+        except OCPPError as exc:
+            bound.warning("command_call_error", code=exc.code)
+            raise ChargerCallError(exc.code, exc.description) from exc
+        except ConnectionClosed as exc:
+            raise ChargerNotConnected(f"{charge_point_id} disconnected during {command}") from exc
+        bound.info("command_answered")
+        return _snake(result)
+
+    async def _active_transaction(self, charge_point_id: str, session_id: int) -> str:
+        async with self._pool.acquire() as conn:
+            session = await session_store.get(conn, session_id)
+        if session is None or session["charge_point_id"] != charge_point_id:
+            raise NotFound(f"session {session_id} of {charge_point_id} not found",
+                           field="session_id")
+        if session["status"] != "active":
+            raise Conflict(f"session {session_id} is {session['status']}", field="session_id")
+        transaction_id: str = session["transaction_id"]
+        return transaction_id

@@ -1,0 +1,125 @@
+"""The one typed settings object, read once from an injected environment.
+
+Every value has a default that makes ``csms serve`` work out of the box. Nothing else in
+the project reads ``os.environ``: :func:`load_settings` is called by the CLI and the
+resulting :class:`Settings` is passed down explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+__all__ = ["Settings", "load_settings"]
+
+
+class Settings(BaseSettings):
+    """Configuration of the central system; environment variables use the ``CSMS_`` prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="CSMS_", frozen=True, extra="ignore")
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CSMS_DATABASE_URL", "DATABASE_URL"),
+        description="PostgreSQL DSN; unset starts an embedded PostgreSQL in data_dir.",
+    )
+    data_dir: Path = Field(default=Path("./.csms"), description="Embedded database and state.")
+    host: str = "0.0.0.0"  # noqa: S104 - a server listens on all interfaces by default
+    ocpp_port: int = Field(default=9000, ge=0, le=65535)
+    api_port: int = Field(default=8080, ge=0, le=65535)
+    admin_token: SecretStr | None = Field(
+        default=None, description="Admin API bearer token; unset: generated on first start."
+    )
+    log_format: Literal["json", "console"] | None = Field(
+        default=None, description="Unset: console on a terminal, JSON otherwise."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    ocpp_log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="warning",
+        description="The ocpp library logs whole frames (id tags included) at INFO.",
+    )
+
+    heartbeat_interval_s: int = Field(default=300, ge=1, description="Sent in BootNotification.")
+    auto_register_charge_points: bool = Field(
+        default=False,
+        description="Development only: accept unknown chargers and register them on connect.",
+    )
+    call_timeout_s: float = Field(default=30.0, gt=0, description="Wait for a charger's reply.")
+    ws_ping_interval_s: float = Field(default=60.0, ge=0, description="0 disables pings.")
+    ws_ping_timeout_s: float = Field(default=60.0, ge=0)
+    ws_max_message_bytes: int = Field(default=1024 * 1024, ge=1024)
+    ws_compression: bool = Field(
+        default=False, description="permessage-deflate; triples memory per connection."
+    )
+
+    db_pool_min: int = Field(default=2, ge=1)
+    db_pool_max: int = Field(default=10, ge=1)
+    db_command_timeout_s: float = Field(default=10.0, gt=0)
+
+    message_log_flush_ms: int = Field(default=50, ge=1)
+    message_log_max_frame_chars: int = Field(
+        default=64 * 1024, ge=256, description="Longer frames are stored truncated."
+    )
+    worker_poll_interval_s: float = Field(default=1.0, gt=0)
+    shutdown_timeout_s: float = Field(default=10.0, gt=0)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only explicit values and the injected environment: no .env files, no secrets dirs.
+        return (init_settings, env_settings)
+
+
+class _InjectedEnvironment(EnvSettingsSource):
+    """An environment source that reads a given mapping instead of ``os.environ``."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {key.lower(): value for key, value in self._environ.items()}
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build the settings from an environment mapping (default: the process environment).
+
+    Args:
+        environ: variables to read; ``CSMS_*`` plus ``DATABASE_URL``.
+        overrides: explicit values that win over the environment (tests, the demo).
+
+    Raises:
+        pydantic.ValidationError: a variable has a malformed value; the message names it.
+    """
+    env = dict(os.environ if environ is None else environ)
+
+    class _Settings(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, _InjectedEnvironment(settings_cls, env))
+
+    loaded = _Settings(**overrides)
+    return Settings.model_construct(**dict(loaded))

@@ -1,0 +1,153 @@
+"""Session service: authorization, transaction start, meter values and stop.
+
+Each inbound event runs in one database transaction and is idempotent: chargers retry
+transaction messages until they are acknowledged and replay them after being offline, so
+a replay must return the first answer and change nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from csms import authorization
+from csms.clock import Clock
+from csms.events import (
+    AuthorizationStatus,
+    IdTokenInfo,
+    MeterSample,
+    TransactionEnded,
+    TransactionStarted,
+)
+from csms.logs import get_logger
+from csms.store import id_tokens
+from csms.store import sessions as store
+
+__all__ = ["SessionService", "StartOutcome"]
+
+log = get_logger(__name__)
+
+
+class StartOutcome:
+    __slots__ = ("created", "id_token_info", "session_id", "transaction_id")
+
+    def __init__(self, session_id: int, transaction_id: str, id_token_info: IdTokenInfo,
+                 created: bool) -> None:
+        self.session_id = session_id
+        self.transaction_id = transaction_id
+        self.id_token_info = id_token_info
+        self.created = created
+
+
+def _start_key(started: TransactionStarted) -> str:
+    # A charger re-sending a StartTransaction keeps connector, tag, timestamp and meterStart
+    # (ABB Terra re-sends with the original timestamp: mobilityhouse/ocpp#186).
+    return "|".join(
+        (str(started.connector_id), started.id_token, started.started_at.isoformat(),
+         str(started.meter_start_wh))
+    )
+
+
+def _stop_key(ended: TransactionEnded) -> str:
+    return "|".join((ended.transaction_id, ended.ended_at.isoformat(), str(ended.meter_stop_wh)))
+
+
+class SessionService:
+    def __init__(self, pool: asyncpg.Pool, clock: Clock) -> None:
+        self._pool = pool
+        self._clock = clock
+
+    async def authorize(self, id_token: str) -> IdTokenInfo:
+        async with self._pool.acquire() as conn:
+            token = await id_tokens.lookup(conn, id_token)
+        return authorization.decide(token, self._clock())
+
+    async def start(
+        self, charge_point_id: str, protocol: str, started: TransactionStarted
+    ) -> StartOutcome:
+        """Record a transaction start. Unknown or blocked tokens are recorded too (the
+        charger already started; the answer tells it the token's status)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            token = await id_tokens.lookup(conn, started.id_token)
+            info = authorization.decide(token, self._clock())
+            row, created = await store.insert_started(
+                conn,
+                charge_point_id=charge_point_id,
+                protocol=protocol,
+                started=started,
+                start_key=_start_key(started),
+                id_token_status=info.status.value,
+                account_id=None if token is None else token["account_id"],
+            )
+        if not created:
+            # The first answer stands, even if the token changed since.
+            info = IdTokenInfo(AuthorizationStatus(row["id_token_status"]), info.expiry,
+                               info.parent_id_token)
+            log.info("transaction_start_replayed", transaction_id=row["transaction_id"])
+        else:
+            log.info("transaction_started", transaction_id=row["transaction_id"],
+                     connector_id=started.connector_id, id_token_status=info.status.value)
+        return StartOutcome(row["id"], row["transaction_id"], info, created)
+
+    async def meter_values(
+        self,
+        charge_point_id: str,
+        *,
+        evse_id: int,
+        connector_id: int,
+        transaction_id: str | None,
+        samples: Sequence[MeterSample],
+    ) -> int:
+        """Store samples (duplicates ignored); return how many were new. Samples for a
+        transaction we do not know are kept with the transaction id as reported."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            session_id = None
+            if transaction_id is not None:
+                session_id = await store.find_id_by_transaction(
+                    conn, charge_point_id, transaction_id
+                )
+                if session_id is None:
+                    log.warning("meter_values_unknown_transaction", transaction_id=transaction_id)
+            return await store.insert_samples(
+                conn, charge_point_id=charge_point_id, session_id=session_id, evse_id=evse_id,
+                connector_id=connector_id, transaction_id=transaction_id, samples=samples,
+            )
+
+    async def stop(
+        self, charge_point_id: str, protocol: str, ended: TransactionEnded
+    ) -> IdTokenInfo | None:
+        """Close a transaction. A replayed stop changes nothing; a stop for a transaction we
+        do not know is recorded as an orphan and answered normally."""
+        now = self._clock()
+        async with self._pool.acquire() as conn, conn.transaction():
+            info = None
+            if ended.id_token is not None:
+                info = authorization.decide(await id_tokens.lookup(conn, ended.id_token), now)
+            session = await store.lock_by_transaction(conn, charge_point_id, ended.transaction_id)
+            if session is None:
+                session_id = await store.insert_orphan_stop(
+                    conn, charge_point_id=charge_point_id, protocol=protocol, ended=ended,
+                    stop_key=_stop_key(ended),
+                )
+                log.warning("orphan_stop_recorded", transaction_id=ended.transaction_id,
+                            session_id=session_id)
+                evse_id = connector_id = 0
+            else:
+                session_id = session["id"]
+                evse_id = session["evse_id"] or 0
+                connector_id = session["connector_id"] or 0
+                if session["status"] == "active":
+                    energy = ended.meter_stop_wh - session["meter_start_wh"]
+                    await store.complete(conn, session_id, ended, energy if energy >= 0 else None,
+                                         _stop_key(ended))
+                    log.info("transaction_stopped", transaction_id=ended.transaction_id,
+                             session_id=session_id, energy_wh=energy, reason=ended.reason)
+                else:
+                    log.info("transaction_stop_replayed", transaction_id=ended.transaction_id)
+            await store.insert_samples(
+                conn, charge_point_id=charge_point_id, session_id=session_id, evse_id=evse_id,
+                connector_id=connector_id, transaction_id=ended.transaction_id,
+                samples=ended.samples,
+            )
+        return info

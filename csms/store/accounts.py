@@ -1,0 +1,60 @@
+"""SQL for driver accounts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from csms.store import Row, row_dict
+
+_COLUMNS = "id, name, email, status, created_at, updated_at"
+
+
+async def insert(conn: asyncpg.Connection, *, name: str, email: str | None, status: str) -> Row:
+    record = await conn.fetchrow(
+        f"INSERT INTO accounts (name, email, status) VALUES ($1, $2, $3) RETURNING {_COLUMNS}",
+        name, email, status,
+    )
+    assert record is not None
+    return dict(record)
+
+
+async def get(conn: asyncpg.Connection, account_id: int) -> Row | None:
+    return row_dict(
+        await conn.fetchrow(f"SELECT {_COLUMNS} FROM accounts WHERE id = $1", account_id)
+    )
+
+
+async def exists(conn: asyncpg.Connection, account_id: int) -> bool:
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM accounts WHERE id = $1)", account_id
+    )
+    return found
+
+
+async def page(conn: asyncpg.Connection, *, after: int | None, limit: int) -> list[Row]:
+    records = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM accounts WHERE ($1::bigint IS NULL OR id > $1)
+            ORDER BY id LIMIT $2""",
+        after, limit,
+    )
+    return [dict(r) for r in records]
+
+
+async def update(conn: asyncpg.Connection, account_id: int, fields: dict[str, Any]) -> Row | None:
+    allowed = {"name", "email", "status"}
+    if set(fields) - allowed:
+        raise ValueError(f"not updatable: {sorted(set(fields) - allowed)}")
+    assignments = "".join(f"{name} = ${i}, " for i, name in enumerate(fields, start=2))
+    record = await conn.fetchrow(
+        f"""UPDATE accounts SET {assignments}updated_at = now() WHERE id = $1
+            RETURNING {_COLUMNS}""",  # noqa: S608 - column names are ours, values are bound
+        account_id, *fields.values(),
+    )
+    return row_dict(record)
+
+
+async def delete(conn: asyncpg.Connection, account_id: int) -> bool:
+    status: str = await conn.execute("DELETE FROM accounts WHERE id = $1", account_id)
+    return status.endswith(" 1")

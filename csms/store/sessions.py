@@ -1,0 +1,187 @@
+"""SQL for sessions (OCPP transactions) and their meter samples. Every write is idempotent."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+
+from csms.events import MeterSample, TransactionEnded, TransactionStarted
+from csms.store import Row, row_dict
+
+_COLUMNS = """id, charge_point_id, protocol, evse_id, connector_id, transaction_id, status,
+    id_token, id_token_status, account_id, reservation_id, started_at, ended_at,
+    meter_start_wh, meter_stop_wh, energy_wh, stop_reason, stop_id_token, created_at, updated_at"""
+
+
+async def insert_started(
+    conn: asyncpg.Connection,
+    *,
+    charge_point_id: str,
+    protocol: str,
+    started: TransactionStarted,
+    start_key: str,
+    id_token_status: str,
+    account_id: int | None,
+) -> tuple[Row, bool]:
+    """Record a started transaction with a new 1.6 transaction id.
+
+    Returns the session and whether it was created; a replay of the same start (same
+    ``start_key``) returns the session recorded the first time.
+    """
+    record = await conn.fetchrow(
+        f"""INSERT INTO sessions (charge_point_id, protocol, evse_id, connector_id,
+                transaction_id, status, id_token, id_token_status, account_id, reservation_id,
+                started_at, meter_start_wh, start_key)
+            VALUES ($1, $2, $3, $4, nextval('ocpp16_transaction_id')::text, 'active', $5, $6,
+                    $7, $8, $9, $10, $11)
+            ON CONFLICT (charge_point_id, start_key) WHERE start_key IS NOT NULL DO NOTHING
+            RETURNING {_COLUMNS}""",
+        charge_point_id, protocol, started.evse_id, started.connector_id, started.id_token,
+        id_token_status, account_id, started.reservation_id, started.started_at,
+        started.meter_start_wh, start_key,
+    )
+    if record is not None:
+        return dict(record), True
+    existing = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM sessions WHERE charge_point_id = $1 AND start_key = $2",
+        charge_point_id, start_key,
+    )
+    assert existing is not None
+    return dict(existing), False
+
+
+async def lock_by_transaction(
+    conn: asyncpg.Connection, charge_point_id: str, transaction_id: str
+) -> Row | None:
+    """The known (non-orphan) session of a transaction id, locked for update."""
+    return row_dict(
+        await conn.fetchrow(
+            f"""SELECT {_COLUMNS} FROM sessions
+                WHERE charge_point_id = $1 AND transaction_id = $2 AND status <> 'orphaned'
+                FOR UPDATE""",
+            charge_point_id, transaction_id,
+        )
+    )
+
+
+async def find_id_by_transaction(
+    conn: asyncpg.Connection, charge_point_id: str, transaction_id: str
+) -> int | None:
+    value: int | None = await conn.fetchval(
+        """SELECT id FROM sessions
+           WHERE charge_point_id = $1 AND transaction_id = $2 AND status <> 'orphaned'""",
+        charge_point_id, transaction_id,
+    )
+    return value
+
+
+async def complete(
+    conn: asyncpg.Connection, session_id: int, ended: TransactionEnded, energy_wh: int | None,
+    stop_key: str,
+) -> None:
+    await conn.execute(
+        """UPDATE sessions SET status = 'completed', ended_at = $2, meter_stop_wh = $3,
+               energy_wh = $4, stop_reason = $5, stop_id_token = $6, stop_key = $7,
+               updated_at = now()
+           WHERE id = $1""",
+        session_id, ended.ended_at, ended.meter_stop_wh, energy_wh, ended.reason,
+        ended.id_token, stop_key,
+    )
+
+
+async def insert_orphan_stop(
+    conn: asyncpg.Connection, *, charge_point_id: str, protocol: str, ended: TransactionEnded,
+    stop_key: str,
+) -> int:
+    """Record a stop for a transaction we never saw start; a replay returns the same row."""
+    session_id: int | None = await conn.fetchval(
+        """INSERT INTO sessions (charge_point_id, protocol, transaction_id, status, ended_at,
+               meter_stop_wh, stop_reason, stop_id_token, id_token, stop_key)
+           VALUES ($1, $2, $3, 'orphaned', $4, $5, $6, $7, $7, $8)
+           ON CONFLICT (charge_point_id, stop_key) WHERE status = 'orphaned' DO NOTHING
+           RETURNING id""",
+        charge_point_id, protocol, ended.transaction_id, ended.ended_at, ended.meter_stop_wh,
+        ended.reason, ended.id_token, stop_key,
+    )
+    if session_id is None:
+        session_id = await conn.fetchval(
+            """SELECT id FROM sessions
+               WHERE charge_point_id = $1 AND stop_key = $2 AND status = 'orphaned'""",
+            charge_point_id, stop_key,
+        )
+    assert session_id is not None
+    return session_id
+
+
+async def insert_samples(
+    conn: asyncpg.Connection,
+    *,
+    charge_point_id: str,
+    session_id: int | None,
+    evse_id: int,
+    connector_id: int,
+    transaction_id: str | None,
+    samples: Sequence[MeterSample],
+) -> int:
+    """Insert samples, ignoring ones already stored; return how many were new."""
+    if not samples:
+        return 0
+    status: str = await conn.execute(
+        """INSERT INTO meter_samples (charge_point_id, session_id, evse_id, connector_id,
+               transaction_id, sampled_at, measurand, phase, location, context, format, unit,
+               value, value_numeric, energy_wh)
+           SELECT $1, $2, $3, $4, $5, s.*
+           FROM unnest($6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::text[],
+                       $11::text[], $12::text[], $13::text[], $14::numeric[], $15::bigint[]) AS s
+           ON CONFLICT DO NOTHING""",
+        charge_point_id, session_id, evse_id, connector_id, transaction_id,
+        [s.sampled_at for s in samples], [s.measurand for s in samples],
+        [s.phase for s in samples], [s.location for s in samples],
+        [s.context for s in samples], [s.format for s in samples], [s.unit for s in samples],
+        [s.value for s in samples], [s.value_numeric for s in samples],
+        [s.energy_wh for s in samples],
+    )
+    return int(status.rsplit(" ", 1)[1])
+
+
+async def get(conn: asyncpg.Connection, session_id: int) -> Row | None:
+    return row_dict(
+        await conn.fetchrow(f"SELECT {_COLUMNS} FROM sessions WHERE id = $1", session_id)
+    )
+
+
+async def page(
+    conn: asyncpg.Connection,
+    *,
+    charge_point_id: str | None,
+    status: str | None,
+    started_from: datetime | None,
+    started_to: datetime | None,
+    before_id: int | None,
+    limit: int,
+) -> list[Row]:
+    """Sessions newest first (by id), filtered; ``before_id`` is the paging cursor."""
+    records = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM sessions
+            WHERE ($1::text IS NULL OR charge_point_id = $1)
+              AND ($2::text IS NULL OR status = $2)
+              AND ($3::timestamptz IS NULL OR coalesce(started_at, ended_at) >= $3)
+              AND ($4::timestamptz IS NULL OR coalesce(started_at, ended_at) < $4)
+              AND ($5::bigint IS NULL OR id < $5)
+            ORDER BY id DESC LIMIT $6""",
+        charge_point_id, status, started_from, started_to, before_id, limit,
+    )
+    return [dict(r) for r in records]
+
+
+async def samples(conn: asyncpg.Connection, session_id: int) -> list[Row]:
+    records = await conn.fetch(
+        """SELECT sampled_at, measurand, phase, location, context, format, unit, value,
+                  value_numeric, energy_wh
+           FROM meter_samples WHERE session_id = $1
+           ORDER BY sampled_at, measurand, phase, location""",
+        session_id,
+    )
+    return [dict(r) for r in records]
