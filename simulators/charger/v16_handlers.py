@@ -1,0 +1,202 @@
+"""The OCPP 1.6 ChargePoint (client side) that answers calls from the central system.
+
+Each ``@on`` handler decides the answer from the charger's state and returns at once;
+anything that needs further messages (a session, a status change, a triggered message)
+is a follow-up run by the matching ``@after`` hook once the answer has been sent. A
+handler never awaits a CALL of its own: the receive loop is waiting for it to return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from ocpp.routing import after, on
+from ocpp.v16 import ChargePoint, call_result
+from websockets.asyncio.client import ClientConnection
+
+if TYPE_CHECKING:
+    from simulators.charger.v16 import SimulatedCharger
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+FollowUp = Callable[[], None]
+
+TRIGGERABLE = frozenset(
+    {
+        "BootNotification",
+        "Heartbeat",
+        "StatusNotification",
+        "MeterValues",
+        "DiagnosticsStatusNotification",
+        "FirmwareStatusNotification",
+    }
+)
+
+
+def _on(action: str) -> Callable[[_F], _F]:
+    return cast(Callable[[_F], _F], on(action))
+
+
+def _after(action: str) -> Callable[[_F], _F]:
+    return cast(Callable[[_F], _F], after(action))
+
+
+class ChargePoint16(ChargePoint):  # type: ignore[misc]  # the ocpp library is untyped
+    """Routes one connection's CSMS->charger calls to a SimulatedCharger."""
+
+    def __init__(self, charger: SimulatedCharger, connection: ClientConnection) -> None:
+        super().__init__(
+            charger.config.charge_point_id,
+            connection,
+            response_timeout=charger.config.call_timeout_s,
+        )
+        self._charger = charger
+        self._follow_ups: dict[str, FollowUp] = {}
+
+    def _answer(self, unique_id: str, result: Any, follow_up: FollowUp | None = None) -> Any:
+        if follow_up is not None:
+            self._follow_ups[unique_id] = follow_up
+        return result
+
+    def _follow_up(self, unique_id: str) -> None:
+        follow_up = self._follow_ups.pop(unique_id, None)
+        if follow_up is not None:
+            follow_up()
+
+    # -- RemoteStartTransaction / RemoteStopTransaction ---------------------------------
+
+    @_on("RemoteStartTransaction")
+    def on_remote_start(
+        self, id_tag: str, call_unique_id: str, connector_id: int | None = None, **_: Any
+    ) -> Any:
+        ch = self._charger
+        conn = ch._pick_connector(connector_id)
+        if conn is None:
+            return call_result.RemoteStartTransaction(status="Rejected")
+        conn.claim()  # claimed now, so a second RemoteStart is rejected
+        return self._answer(
+            call_unique_id,
+            call_result.RemoteStartTransaction(status="Accepted"),
+            lambda: ch._start_remote_session(conn, id_tag),
+        )
+
+    @_after("RemoteStartTransaction")
+    def after_remote_start(self, call_unique_id: str, **_: Any) -> None:
+        self._follow_up(call_unique_id)
+
+    @_on("RemoteStopTransaction")
+    def on_remote_stop(self, transaction_id: int, call_unique_id: str, **_: Any) -> Any:
+        ch = self._charger
+        conn = ch._connector_of(transaction_id)
+        if conn is None:
+            return call_result.RemoteStopTransaction(status="Rejected")
+        return self._answer(
+            call_unique_id,
+            call_result.RemoteStopTransaction(status="Accepted"),
+            lambda: ch._request_stop(conn, "Remote"),
+        )
+
+    @_after("RemoteStopTransaction")
+    def after_remote_stop(self, call_unique_id: str, **_: Any) -> None:
+        self._follow_up(call_unique_id)
+
+    # -- Reset / UnlockConnector / ChangeAvailability -----------------------------------
+
+    @_on("Reset")
+    def on_reset(self, type: str, call_unique_id: str, **_: Any) -> Any:
+        ch = self._charger
+        return self._answer(
+            call_unique_id,
+            call_result.Reset(status="Accepted"),
+            lambda: ch._spawn_reset(type),
+        )
+
+    @_after("Reset")
+    def after_reset(self, call_unique_id: str, **_: Any) -> None:
+        self._follow_up(call_unique_id)
+
+    @_on("UnlockConnector")
+    def on_unlock_connector(self, connector_id: int, call_unique_id: str, **_: Any) -> Any:
+        ch = self._charger
+        conn = ch.connectors.get(connector_id)
+        if conn is None:
+            return call_result.UnlockConnector(status="NotSupported")
+        return self._answer(
+            call_unique_id,
+            call_result.UnlockConnector(status="Unlocked"),
+            lambda: ch._request_stop(conn, "UnlockCommand"),
+        )
+
+    @_after("UnlockConnector")
+    def after_unlock_connector(self, call_unique_id: str, **_: Any) -> None:
+        self._follow_up(call_unique_id)
+
+    @_on("ChangeAvailability")
+    def on_change_availability(
+        self, connector_id: int, type: str, call_unique_id: str, **_: Any
+    ) -> Any:
+        ch = self._charger
+        status, changed = ch._change_availability(connector_id, type == "Operative")
+        return self._answer(
+            call_unique_id,
+            call_result.ChangeAvailability(status=status),
+            (lambda: ch._spawn_statuses(changed)) if changed else None,
+        )
+
+    @_after("ChangeAvailability")
+    def after_change_availability(self, call_unique_id: str, **_: Any) -> None:
+        self._follow_up(call_unique_id)
+
+    # -- configuration, cache, data transfer --------------------------------------------
+
+    @_on("GetConfiguration")
+    def on_get_configuration(self, key: list[str] | None = None, **_: Any) -> Any:
+        ch = self._charger
+        names = list(key) if key else list(ch.configuration)
+        known = [
+            {"key": name, "readonly": name in ch.readonly_keys, "value": ch.configuration[name]}
+            for name in names
+            if name in ch.configuration
+        ]
+        unknown = [name for name in names if name not in ch.configuration]
+        return call_result.GetConfiguration(configuration_key=known, unknown_key=unknown or None)
+
+    @_on("ChangeConfiguration")
+    def on_change_configuration(self, key: str, value: str, **_: Any) -> Any:
+        return call_result.ChangeConfiguration(
+            status=self._charger._change_configuration(key, value)
+        )
+
+    @_on("ClearCache")
+    def on_clear_cache(self, **_: Any) -> Any:
+        self._charger.auth_cache.clear()
+        return call_result.ClearCache(status="Accepted")
+
+    @_on("DataTransfer")
+    def on_data_transfer(self, vendor_id: str, **_: Any) -> Any:
+        return call_result.DataTransfer(status="UnknownVendorId")
+
+    # -- TriggerMessage -----------------------------------------------------------------
+
+    @_on("TriggerMessage")
+    def on_trigger_message(
+        self,
+        requested_message: str,
+        call_unique_id: str,
+        connector_id: int | None = None,
+        **_: Any,
+    ) -> Any:
+        ch = self._charger
+        if connector_id is not None and not 0 <= connector_id <= len(ch.connectors):
+            return call_result.TriggerMessage(status="Rejected")
+        if requested_message not in TRIGGERABLE:
+            return call_result.TriggerMessage(status="NotImplemented")
+        return self._answer(
+            call_unique_id,
+            call_result.TriggerMessage(status="Accepted"),
+            lambda: ch._spawn_triggered(requested_message, connector_id),
+        )
+
+    @_after("TriggerMessage")
+    def after_trigger_message(self, call_unique_id: str, **_: Any) -> None:
+        self._follow_up(call_unique_id)
