@@ -39,8 +39,13 @@ class ChargerService:
             digest = await passwords.hash_password(password)
             async with self._pool.acquire() as conn:
                 created = await charge_points.insert(
-                    conn, charge_point_id=charge_point_id, password_hash=digest, protocol=None,
-                    latitude=None, longitude=None, time_zone="UTC",
+                    conn,
+                    charge_point_id=charge_point_id,
+                    password_hash=digest,
+                    protocol=None,
+                    latitude=None,
+                    longitude=None,
+                    time_zone="UTC",
                 )
             if created is not None:
                 log.warning("charge_point_auto_registered", charge_point_id=charge_point_id)
@@ -73,8 +78,9 @@ class ChargerService:
         status = "Accepted"
         async with self._pool.acquire() as conn:
             await charge_points.record_boot(conn, charge_point_id, boot, status, now)
-        log.info("charger_booted", vendor=boot.vendor, model=boot.model,
-                 firmware=boot.firmware_version)
+        log.info(
+            "charger_booted", vendor=boot.vendor, model=boot.model, firmware=boot.firmware_version
+        )
         return status, now
 
     async def heartbeat(self, charge_point_id: str) -> datetime:

@@ -75,7 +75,9 @@ class CommandService:
         self._connections = connections
         self._timeout = timeout_s
 
-    async def execute(self, charge_point_id: str, command: str, body: m.CommandBody) -> dict[str, Any]:
+    async def execute(
+        self, charge_point_id: str, command: str, body: m.CommandBody
+    ) -> dict[str, Any]:
         """Send a command and return the charger's reply (snake_case keys).
 
         Raises:
@@ -91,7 +93,9 @@ class CommandService:
         if isinstance(body, m.RemoteStop):
             transaction_id = await self._active_transaction(charge_point_id, body.session_id)
         if endpoint.ocpp_version != "1.6":
-            raise CommandNotSupported(f"{command} is not available for OCPP {endpoint.ocpp_version}")
+            raise CommandNotSupported(
+                f"{command} is not available for OCPP {endpoint.ocpp_version}"
+            )
         request = v16_commands.build(body, transaction_id)
         bound = log.bind(charge_point_id=charge_point_id, command=command)
         try:
@@ -99,8 +103,9 @@ class CommandService:
                 result = await endpoint.call(request, suppress=False)
         except TimeoutError as exc:
             bound.warning("command_timed_out")
-            raise ChargerTimeout(f"{charge_point_id} did not answer {command} in "
-                                 f"{self._timeout:g} s") from exc
+            raise ChargerTimeout(
+                f"{charge_point_id} did not answer {command} in {self._timeout:g} s"
+            ) from exc
         except OCPPError as exc:
             bound.warning("command_call_error", code=exc.code)
             raise ChargerCallError(exc.code, exc.description) from exc
@@ -113,8 +118,9 @@ class CommandService:
         async with self._pool.acquire() as conn:
             session = await session_store.get(conn, session_id)
         if session is None or session["charge_point_id"] != charge_point_id:
-            raise NotFound(f"session {session_id} of {charge_point_id} not found",
-                           field="session_id")
+            raise NotFound(
+                f"session {session_id} of {charge_point_id} not found", field="session_id"
+            )
         if session["status"] != "active":
             raise Conflict(f"session {session_id} is {session['status']}", field="session_id")
         transaction_id: str = session["transaction_id"]

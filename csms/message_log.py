@@ -35,14 +35,16 @@ def _describe(frame: str) -> tuple[int | None, str | None, str | None]:
         return None, None, None
     message_type = parsed[0] if isinstance(parsed[0], int) else None
     unique_id = parsed[1] if len(parsed) > 1 and isinstance(parsed[1], str) else None
-    action = parsed[2] if message_type == 2 and len(parsed) > 2 and isinstance(parsed[2], str) \
-        else None
+    action = (
+        parsed[2] if message_type == 2 and len(parsed) > 2 and isinstance(parsed[2], str) else None
+    )
     return message_type, unique_id, action
 
 
 class FrameLog:
-    def __init__(self, pool: asyncpg.Pool, clock: Clock, *, flush_ms: int = 50,
-                 max_frame_chars: int = 65536) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, clock: Clock, *, flush_ms: int = 50, max_frame_chars: int = 65536
+    ) -> None:
         self._pool = pool
         self._clock = clock
         self._interval = flush_ms / 1000
@@ -54,8 +56,16 @@ class FrameLog:
         message_type, unique_id, action = _describe(frame)
         truncated = len(frame) > self._max
         self._buffer.append(
-            LoggedFrame(charge_point_id, direction, message_type, unique_id, action,
-                        frame[: self._max], truncated, self._clock())
+            LoggedFrame(
+                charge_point_id,
+                direction,
+                message_type,
+                unique_id,
+                action,
+                frame[: self._max],
+                truncated,
+                self._clock(),
+            )
         )
 
     async def flush(self) -> None:

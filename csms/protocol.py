@@ -24,9 +24,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from jsonschema.exceptions import ValidationError as SchemaValidationError
+from ocpp import routing as ocpp_routing
 from ocpp.charge_point import (
     ChargePoint,
     camel_to_snake_case,
@@ -41,7 +42,16 @@ from csms.errors import InvalidInput
 from csms.logs import get_logger
 from csms.message_log import FrameLog
 
-__all__ = ["ErrorCodes", "OcppEndpoint", "RpcError"]
+__all__ = ["ErrorCodes", "OcppEndpoint", "RpcError", "on"]
+
+_Handler = TypeVar("_Handler", bound=Callable[..., Any])
+
+
+def on(action: str) -> Callable[[_Handler], _Handler]:
+    """The ``ocpp`` library's ``@on`` routing decorator, typed."""
+    decorate: Callable[[_Handler], _Handler] = ocpp_routing.on(action)
+    return decorate
+
 
 log = get_logger(__name__)
 
@@ -93,8 +103,9 @@ class OcppEndpoint(ChargePoint):  # type: ignore[misc]  # the ocpp library is un
     errors: ClassVar[ErrorCodes]
     known_actions: ClassVar[frozenset[str]]
 
-    def __init__(self, charge_point_id: str, connection: Any, *, frames: FrameLog,
-                 response_timeout: float) -> None:
+    def __init__(
+        self, charge_point_id: str, connection: Any, *, frames: FrameLog, response_timeout: float
+    ) -> None:
         super().__init__(charge_point_id, connection, response_timeout=response_timeout)
         self._ocpp_version = self.ocpp_version
         self._frames = frames
@@ -114,11 +125,13 @@ class OcppEndpoint(ChargePoint):  # type: ignore[misc]  # the ocpp library is un
         self._frames.record(self.id, "out", message)
         await self._connection.send(message)
 
-    async def _send_error(self, unique_id: str, code: str, description: str,
-                          details: dict[str, Any] | None = None) -> None:
+    async def _send_error(
+        self, unique_id: str, code: str, description: str, details: dict[str, Any] | None = None
+    ) -> None:
         await self._send(
-            json.dumps([CALLERROR, unique_id, code, description, details or {}],
-                       separators=(",", ":"))
+            json.dumps(
+                [CALLERROR, unique_id, code, description, details or {}], separators=(",", ":")
+            )
         )
 
     async def route_message(self, raw_msg: str) -> None:
@@ -137,15 +150,17 @@ class OcppEndpoint(ChargePoint):  # type: ignore[misc]  # the ocpp library is un
             return
         if message_type == CALL:
             if len(frame) != 4 or not isinstance(frame[2], str) or not isinstance(frame[3], dict):
-                await self._send_error(unique_id, self.errors.bad_frame,
-                                       "A CALL is [2, messageId, action, {payload}]")
+                await self._send_error(
+                    unique_id, self.errors.bad_frame, "A CALL is [2, messageId, action, {payload}]"
+                )
                 return
             await self._answer(unique_id, frame[2], frame[3])
         elif message_type in (CALLRESULT, CALLERROR):
             await self._route_response(raw_msg)
         else:
-            await self._send_error(unique_id, self.errors.message_type,
-                                   f"Message type {message_type} is not supported")
+            await self._send_error(
+                unique_id, self.errors.message_type, f"Message type {message_type} is not supported"
+            )
 
     async def _route_response(self, raw_msg: str) -> None:
         # Reuse the library's parsing and its queue so ChargePoint.call() gets the reply.
@@ -169,8 +184,9 @@ class OcppEndpoint(ChargePoint):  # type: ignore[misc]  # the ocpp library is un
         if handlers is None or "_on_action" not in handlers:
             if action in self.known_actions:
                 raise RpcError("NotSupported", f"{action} is not supported by this server")
-            raise RpcError("NotImplemented", f"{action} is not a known OCPP "
-                                             f"{self.ocpp_version} action")
+            raise RpcError(
+                "NotImplemented", f"{action} is not a known OCPP {self.ocpp_version} action"
+            )
         self._validate(action, payload, CALL)
         handler: Callable[..., Any] = handlers["_on_action"]
         try:
@@ -187,7 +203,7 @@ class OcppEndpoint(ChargePoint):  # type: ignore[misc]  # the ocpp library is un
         try:
             self._validate(action, result, CALLRESULT)
         except RpcError as exc:
-            log.error("invalid_response_built", action=action, error=exc.description)
+            log.exception("invalid_response_built", action=action, error=exc.description)
             raise RpcError("InternalError", "An internal error occurred") from exc
         return result
 
@@ -199,8 +215,9 @@ class OcppEndpoint(ChargePoint):  # type: ignore[misc]  # the ocpp library is un
             parse_float = decimal.Decimal
             payload = json.loads(json.dumps(payload), parse_float=decimal.Decimal)
         try:
-            validator = get_validator(message_type, action, self.ocpp_version,
-                                      parse_float=parse_float)
+            validator = get_validator(
+                message_type, action, self.ocpp_version, parse_float=parse_float
+            )
         except OSError as exc:
             raise RpcError("NotSupported", f"No schema for {action}") from exc
         error = next(iter(validator.iter_errors(payload)), None)

@@ -32,8 +32,9 @@ log = get_logger(__name__)
 class StartOutcome:
     __slots__ = ("created", "id_token_info", "session_id", "transaction_id")
 
-    def __init__(self, session_id: int, transaction_id: str, id_token_info: IdTokenInfo,
-                 created: bool) -> None:
+    def __init__(
+        self, session_id: int, transaction_id: str, id_token_info: IdTokenInfo, created: bool
+    ) -> None:
         self.session_id = session_id
         self.transaction_id = transaction_id
         self.id_token_info = id_token_info
@@ -44,8 +45,12 @@ def _start_key(started: TransactionStarted) -> str:
     # A charger re-sending a StartTransaction keeps connector, tag, timestamp and meterStart
     # (ABB Terra re-sends with the original timestamp: mobilityhouse/ocpp#186).
     return "|".join(
-        (str(started.connector_id), started.id_token, started.started_at.isoformat(),
-         str(started.meter_start_wh))
+        (
+            str(started.connector_id),
+            started.id_token,
+            started.started_at.isoformat(),
+            str(started.meter_start_wh),
+        )
     )
 
 
@@ -82,12 +87,17 @@ class SessionService:
             )
         if not created:
             # The first answer stands, even if the token changed since.
-            info = IdTokenInfo(AuthorizationStatus(row["id_token_status"]), info.expiry,
-                               info.parent_id_token)
+            info = IdTokenInfo(
+                AuthorizationStatus(row["id_token_status"]), info.expiry, info.parent_id_token
+            )
             log.info("transaction_start_replayed", transaction_id=row["transaction_id"])
         else:
-            log.info("transaction_started", transaction_id=row["transaction_id"],
-                     connector_id=started.connector_id, id_token_status=info.status.value)
+            log.info(
+                "transaction_started",
+                transaction_id=row["transaction_id"],
+                connector_id=started.connector_id,
+                id_token_status=info.status.value,
+            )
         return StartOutcome(row["id"], row["transaction_id"], info, created)
 
     async def meter_values(
@@ -110,8 +120,13 @@ class SessionService:
                 if session_id is None:
                     log.warning("meter_values_unknown_transaction", transaction_id=transaction_id)
             return await store.insert_samples(
-                conn, charge_point_id=charge_point_id, session_id=session_id, evse_id=evse_id,
-                connector_id=connector_id, transaction_id=transaction_id, samples=samples,
+                conn,
+                charge_point_id=charge_point_id,
+                session_id=session_id,
+                evse_id=evse_id,
+                connector_id=connector_id,
+                transaction_id=transaction_id,
+                samples=samples,
             )
 
     async def stop(
@@ -127,11 +142,17 @@ class SessionService:
             session = await store.lock_by_transaction(conn, charge_point_id, ended.transaction_id)
             if session is None:
                 session_id = await store.insert_orphan_stop(
-                    conn, charge_point_id=charge_point_id, protocol=protocol, ended=ended,
+                    conn,
+                    charge_point_id=charge_point_id,
+                    protocol=protocol,
+                    ended=ended,
                     stop_key=_stop_key(ended),
                 )
-                log.warning("orphan_stop_recorded", transaction_id=ended.transaction_id,
-                            session_id=session_id)
+                log.warning(
+                    "orphan_stop_recorded",
+                    transaction_id=ended.transaction_id,
+                    session_id=session_id,
+                )
                 evse_id = connector_id = 0
             else:
                 session_id = session["id"]
@@ -139,15 +160,25 @@ class SessionService:
                 connector_id = session["connector_id"] or 0
                 if session["status"] == "active":
                     energy = ended.meter_stop_wh - session["meter_start_wh"]
-                    await store.complete(conn, session_id, ended, energy if energy >= 0 else None,
-                                         _stop_key(ended))
-                    log.info("transaction_stopped", transaction_id=ended.transaction_id,
-                             session_id=session_id, energy_wh=energy, reason=ended.reason)
+                    await store.complete(
+                        conn, session_id, ended, energy if energy >= 0 else None, _stop_key(ended)
+                    )
+                    log.info(
+                        "transaction_stopped",
+                        transaction_id=ended.transaction_id,
+                        session_id=session_id,
+                        energy_wh=energy,
+                        reason=ended.reason,
+                    )
                 else:
                     log.info("transaction_stop_replayed", transaction_id=ended.transaction_id)
             await store.insert_samples(
-                conn, charge_point_id=charge_point_id, session_id=session_id, evse_id=evse_id,
-                connector_id=connector_id, transaction_id=ended.transaction_id,
+                conn,
+                charge_point_id=charge_point_id,
+                session_id=session_id,
+                evse_id=evse_id,
+                connector_id=connector_id,
+                transaction_id=ended.transaction_id,
                 samples=ended.samples,
             )
         return info

@@ -113,7 +113,9 @@ def stop_from_v16(payload: Mapping[str, Any]) -> TransactionEnded:
         reason=payload.get("reason"),
         id_token=payload.get("id_tag"),
         samples=tuple(
-            samples_from_v16(payload.get("transaction_data") or (), default_context="Sample.Periodic")
+            samples_from_v16(
+                payload.get("transaction_data") or (), default_context="Sample.Periodic"
+            )
         ),
     )
 

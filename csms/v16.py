@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ocpp.routing import on
-from ocpp.v16 import call_result
+from ocpp.v16 import call, call_result
 from ocpp.v16.datatypes import IdTagInfo
 from ocpp.v16.enums import Action, DataTransferStatus
 
@@ -21,7 +20,7 @@ from csms.chargers import ChargerService
 from csms.clock import Clock
 from csms.events import IdTokenInfo
 from csms.message_log import FrameLog
-from csms.protocol import V16_ERRORS, OcppEndpoint
+from csms.protocol import V16_ERRORS, OcppEndpoint, on
 from csms.sessions import SessionService
 
 __all__ = ["Services", "V16ChargePoint"]
@@ -55,11 +54,22 @@ class V16ChargePoint(OcppEndpoint):
     subprotocol = "ocpp1.6"
     errors = V16_ERRORS
     known_actions = frozenset(a.value for a in Action)
+    # What ChargePoint.call() uses to build replies to our own calls.
+    _call = call
+    _call_result = call_result
 
-    def __init__(self, charge_point_id: str, connection: Any, *, services: Services,
-                 frames: FrameLog, response_timeout: float) -> None:
-        super().__init__(charge_point_id, connection, frames=frames,
-                         response_timeout=response_timeout)
+    def __init__(
+        self,
+        charge_point_id: str,
+        connection: Any,
+        *,
+        services: Services,
+        frames: FrameLog,
+        response_timeout: float,
+    ) -> None:
+        super().__init__(
+            charge_point_id, connection, frames=frames, response_timeout=response_timeout
+        )
         self._services = services
 
     @on(Action.boot_notification)
@@ -91,14 +101,21 @@ class V16ChargePoint(OcppEndpoint):
             self.id, self.subprotocol, translate.start_from_v16(payload)
         )
         return call_result.StartTransaction(
-            transaction_id=int(outcome.transaction_id), id_tag_info=id_tag_info(outcome.id_token_info)
+            transaction_id=int(outcome.transaction_id),
+            id_tag_info=id_tag_info(outcome.id_token_info),
         )
 
     @on(Action.meter_values)
-    async def on_meter_values(self, connector_id: int, meter_value: list[dict[str, Any]],
-                              transaction_id: int | None = None) -> call_result.MeterValues:
+    async def on_meter_values(
+        self,
+        connector_id: int,
+        meter_value: list[dict[str, Any]],
+        transaction_id: int | None = None,
+    ) -> call_result.MeterValues:
         await self._services.sessions.meter_values(
-            self.id, evse_id=connector_id, connector_id=connector_id,
+            self.id,
+            evse_id=connector_id,
+            connector_id=connector_id,
             transaction_id=None if transaction_id is None else str(transaction_id),
             samples=translate.samples_from_v16(meter_value),
         )
@@ -121,7 +138,9 @@ class V16ChargePoint(OcppEndpoint):
 
     @on(Action.diagnostics_status_notification)
     async def on_diagnostics_status(self, status: str) -> call_result.DiagnosticsStatusNotification:
-        await self._services.chargers.event(self.id, "DiagnosticsStatus", status, {"status": status})
+        await self._services.chargers.event(
+            self.id, "DiagnosticsStatus", status, {"status": status}
+        )
         return call_result.DiagnosticsStatusNotification()
 
     @on(Action.firmware_status_notification)
@@ -143,6 +162,7 @@ class V16ChargePoint(OcppEndpoint):
     async def on_signed_firmware_status(
         self, **payload: Any
     ) -> call_result.SignedFirmwareStatusNotification:
-        await self._services.chargers.event(self.id, "FirmwareStatus", payload.get("status"),
-                                            payload)
+        await self._services.chargers.event(
+            self.id, "FirmwareStatus", payload.get("status"), payload
+        )
         return call_result.SignedFirmwareStatusNotification()

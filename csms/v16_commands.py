@@ -12,8 +12,12 @@ from csms.errors import CommandNotSupported, InvalidInput
 __all__ = ["build"]
 
 _TRIGGERABLE = {
-    "BootNotification", "DiagnosticsStatusNotification", "FirmwareStatusNotification",
-    "Heartbeat", "MeterValues", "StatusNotification",
+    "BootNotification",
+    "DiagnosticsStatusNotification",
+    "FirmwareStatusNotification",
+    "Heartbeat",
+    "MeterValues",
+    "StatusNotification",
 }
 
 
@@ -32,8 +36,9 @@ def build(body: m.CommandBody, transaction_id: str | None = None) -> Any:
             return call.RemoteStopTransaction(transaction_id=int(transaction_id))
         case m.Reset():
             if body.evse_id is not None:
-                raise CommandNotSupported("OCPP 1.6 resets the whole charger; evse_id is 2.0.1",
-                                          field="evse_id")
+                raise CommandNotSupported(
+                    "OCPP 1.6 resets the whole charger; evse_id is 2.0.1", field="evse_id"
+                )
             return call.Reset(type="Soft" if body.type == "soft" else "Hard")
         case m.UnlockConnector():
             return call.UnlockConnector(connector_id=body.connector_id)
@@ -53,9 +58,11 @@ def build(body: m.CommandBody, transaction_id: str | None = None) -> Any:
                 raise InvalidInput(
                     f"OCPP 1.6 can trigger one of {sorted(_TRIGGERABLE)}", field="message"
                 )
-            return call.TriggerMessage(requested_message=body.message,
-                                       connector_id=body.connector_id)
+            return call.TriggerMessage(
+                requested_message=body.message, connector_id=body.connector_id
+            )
         case m.DataTransfer():
-            return call.DataTransfer(vendor_id=body.vendor_id, message_id=body.message_id,
-                                     data=body.data)
+            return call.DataTransfer(
+                vendor_id=body.vendor_id, message_id=body.message_id, data=body.data
+            )
     raise CommandNotSupported(f"OCPP 1.6 has no {type(body).__name__} command")

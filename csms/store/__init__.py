@@ -14,3 +14,9 @@ Row = dict[str, Any]
 
 def row_dict(record: asyncpg.Record | None) -> Row | None:
     return None if record is None else dict(record)
+
+
+async def ping(conn: asyncpg.Connection) -> bool:
+    """True when the database answers a trivial query (readiness)."""
+    value: int | None = await conn.fetchval("SELECT 1")
+    return value == 1

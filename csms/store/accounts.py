@@ -14,7 +14,9 @@ _COLUMNS = "id, name, email, status, created_at, updated_at"
 async def insert(conn: asyncpg.Connection, *, name: str, email: str | None, status: str) -> Row:
     record = await conn.fetchrow(
         f"INSERT INTO accounts (name, email, status) VALUES ($1, $2, $3) RETURNING {_COLUMNS}",
-        name, email, status,
+        name,
+        email,
+        status,
     )
     assert record is not None
     return dict(record)
@@ -37,7 +39,8 @@ async def page(conn: asyncpg.Connection, *, after: int | None, limit: int) -> li
     records = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM accounts WHERE ($1::bigint IS NULL OR id > $1)
             ORDER BY id LIMIT $2""",
-        after, limit,
+        after,
+        limit,
     )
     return [dict(r) for r in records]
 
@@ -49,8 +52,9 @@ async def update(conn: asyncpg.Connection, account_id: int, fields: dict[str, An
     assignments = "".join(f"{name} = ${i}, " for i, name in enumerate(fields, start=2))
     record = await conn.fetchrow(
         f"""UPDATE accounts SET {assignments}updated_at = now() WHERE id = $1
-            RETURNING {_COLUMNS}""",  # noqa: S608 - column names are ours, values are bound
-        account_id, *fields.values(),
+            RETURNING {_COLUMNS}""",
+        account_id,
+        *fields.values(),
     )
     return row_dict(record)
 

@@ -38,7 +38,12 @@ async def insert(
         f"""INSERT INTO charge_points (id, password_hash, protocol, latitude, longitude, time_zone)
             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING
             RETURNING {_COLUMNS}""",
-        charge_point_id, password_hash, protocol, latitude, longitude, time_zone,
+        charge_point_id,
+        password_hash,
+        protocol,
+        latitude,
+        longitude,
+        time_zone,
     )
     return row_dict(record)
 
@@ -54,12 +59,15 @@ async def page(conn: asyncpg.Connection, *, after: str | None, limit: int) -> li
     records = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM charge_points WHERE ($1::text IS NULL OR id > $1)
             ORDER BY id LIMIT $2""",
-        after, limit,
+        after,
+        limit,
     )
     return [dict(r) for r in records]
 
 
-async def update(conn: asyncpg.Connection, charge_point_id: str, fields: dict[str, Any]) -> Row | None:
+async def update(
+    conn: asyncpg.Connection, charge_point_id: str, fields: dict[str, Any]
+) -> Row | None:
     """Update the given columns (names come from our own code, never from input)."""
     allowed = {"password_hash", "protocol", "latitude", "longitude", "time_zone"}
     unknown = set(fields) - allowed
@@ -68,8 +76,9 @@ async def update(conn: asyncpg.Connection, charge_point_id: str, fields: dict[st
     assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(fields, start=2))
     sets = f"{assignments}, updated_at = now()" if assignments else "updated_at = now()"
     record = await conn.fetchrow(
-        f"UPDATE charge_points SET {sets} WHERE id = $1 RETURNING {_COLUMNS}",  # noqa: S608
-        charge_point_id, *fields.values(),
+        f"UPDATE charge_points SET {sets} WHERE id = $1 RETURNING {_COLUMNS}",
+        charge_point_id,
+        *fields.values(),
     )
     return row_dict(record)
 
@@ -105,13 +114,23 @@ async def record_boot(
                firmware_version = $5, boot_info = $6, registration_status = $7,
                last_boot_at = $8, last_seen_at = $8, updated_at = now()
            WHERE id = $1""",
-        charge_point_id, boot.vendor, boot.model, boot.serial_number, boot.firmware_version,
-        boot.details, status, at,
+        charge_point_id,
+        boot.vendor,
+        boot.model,
+        boot.serial_number,
+        boot.firmware_version,
+        boot.details,
+        status,
+        at,
     )
 
 
 async def record_connection(
-    conn: asyncpg.Connection, charge_point_id: str, *, online: bool, protocol: str | None,
+    conn: asyncpg.Connection,
+    charge_point_id: str,
+    *,
+    online: bool,
+    protocol: str | None,
     at: datetime,
 ) -> None:
     if online:
@@ -119,7 +138,9 @@ async def record_connection(
             """UPDATE charge_points SET online = true, connected_protocol = $2,
                    protocol = coalesce(protocol, $2), connected_at = $3, last_seen_at = $3
                WHERE id = $1""",
-            charge_point_id, protocol, at,
+            charge_point_id,
+            protocol,
+            at,
         )
     else:
         await conn.execute(
@@ -138,16 +159,26 @@ async def touch(conn: asyncpg.Connection, seen: dict[str, datetime]) -> None:
         """UPDATE charge_points AS cp SET last_seen_at = s.at
            FROM unnest($1::text[], $2::timestamptz[]) AS s(id, at)
            WHERE cp.id = s.id AND (cp.last_seen_at IS NULL OR cp.last_seen_at < s.at)""",
-        list(seen), list(seen.values()),
+        list(seen),
+        list(seen.values()),
     )
 
 
-async def record_status(conn: asyncpg.Connection, charge_point_id: str, status: StatusChanged) -> None:
+async def record_status(
+    conn: asyncpg.Connection, charge_point_id: str, status: StatusChanged
+) -> None:
     """Append to the history (idempotently) and move the current status if this is newer."""
     values = (
-        charge_point_id, status.evse_id, status.connector_id, status.status.value,
-        status.raw_status, status.error_code, status.info, status.vendor_id,
-        status.vendor_error_code, status.at,
+        charge_point_id,
+        status.evse_id,
+        status.connector_id,
+        status.status.value,
+        status.raw_status,
+        status.error_code,
+        status.info,
+        status.vendor_id,
+        status.vendor_error_code,
+        status.at,
     )
     await conn.execute(
         """INSERT INTO connector_status_history (charge_point_id, evse_id, connector_id, status,
@@ -177,19 +208,26 @@ async def status_history(
                   received_at
            FROM connector_status_history WHERE charge_point_id = $1
            ORDER BY status_at DESC, id DESC LIMIT $2""",
-        charge_point_id, limit,
+        charge_point_id,
+        limit,
     )
     return [dict(r) for r in records]
 
 
 async def record_event(
-    conn: asyncpg.Connection, charge_point_id: str, kind: str, status: str | None,
+    conn: asyncpg.Connection,
+    charge_point_id: str,
+    kind: str,
+    status: str | None,
     payload: dict[str, Any],
 ) -> None:
     await conn.execute(
         """INSERT INTO charge_point_events (charge_point_id, kind, status, payload)
            VALUES ($1, $2, $3, $4)""",
-        charge_point_id, kind, status, payload,
+        charge_point_id,
+        kind,
+        status,
+        payload,
     )
 
 
@@ -197,6 +235,50 @@ async def events(conn: asyncpg.Connection, charge_point_id: str, *, limit: int =
     records = await conn.fetch(
         """SELECT id, kind, status, payload, received_at FROM charge_point_events
            WHERE charge_point_id = $1 ORDER BY id DESC LIMIT $2""",
-        charge_point_id, limit,
+        charge_point_id,
+        limit,
+    )
+    return [dict(r) for r in records]
+
+
+async def exists(conn: asyncpg.Connection, charge_point_id: str) -> bool:
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM charge_points WHERE id = $1)", charge_point_id
+    )
+    return found
+
+
+async def status_history_page(
+    conn: asyncpg.Connection, charge_point_id: str, *, before_id: int | None, limit: int
+) -> list[Row]:
+    """Status history newest first (by status time); ``before_id`` is the id of the last
+    row of the previous page."""
+    records = await conn.fetch(
+        """SELECT id, evse_id, connector_id, status, raw_status, error_code, info, vendor_id,
+                  vendor_error_code, status_at, received_at
+           FROM connector_status_history h
+           WHERE charge_point_id = $1
+             AND ($2::bigint IS NULL OR (h.status_at, h.id) < (
+                  SELECT c.status_at, c.id FROM connector_status_history c
+                  WHERE c.id = $2 AND c.charge_point_id = $1))
+           ORDER BY status_at DESC, id DESC LIMIT $3""",
+        charge_point_id,
+        before_id,
+        limit,
+    )
+    return [dict(r) for r in records]
+
+
+async def events_page(
+    conn: asyncpg.Connection, charge_point_id: str, *, before_id: int | None, limit: int
+) -> list[Row]:
+    """Status events newest first; ``before_id`` is the paging cursor."""
+    records = await conn.fetch(
+        """SELECT id, kind, status, payload, received_at FROM charge_point_events
+           WHERE charge_point_id = $1 AND ($2::bigint IS NULL OR id < $2)
+           ORDER BY id DESC LIMIT $3""",
+        charge_point_id,
+        before_id,
+        limit,
     )
     return [dict(r) for r in records]

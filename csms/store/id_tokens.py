@@ -28,8 +28,12 @@ async def insert(conn: asyncpg.Connection, values: dict[str, Any]) -> Row | None
         f"""INSERT INTO id_tokens (id_token, type, status, expiry, parent_id_token, account_id)
             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id_token) DO NOTHING
             RETURNING {_COLUMNS}""",
-        values["id_token"], values["type"], values["status"], values.get("expiry"),
-        values.get("parent_id_token"), values.get("account_id"),
+        values["id_token"],
+        values["type"],
+        values["status"],
+        values.get("expiry"),
+        values.get("parent_id_token"),
+        values.get("account_id"),
     )
     return row_dict(record)
 
@@ -48,7 +52,9 @@ async def page(
             WHERE ($1::text IS NULL OR id_token > $1)
               AND ($3::bigint IS NULL OR account_id = $3)
             ORDER BY id_token LIMIT $2""",
-        after, limit, account_id,
+        after,
+        limit,
+        account_id,
     )
     return [dict(r) for r in records]
 
@@ -60,8 +66,9 @@ async def update(conn: asyncpg.Connection, id_token: str, fields: dict[str, Any]
     assignments = "".join(f"{name} = ${i}, " for i, name in enumerate(fields, start=2))
     record = await conn.fetchrow(
         f"""UPDATE id_tokens SET {assignments}updated_at = now() WHERE id_token = $1
-            RETURNING {_COLUMNS}""",  # noqa: S608 - column names are ours, values are bound
-        id_token, *fields.values(),
+            RETURNING {_COLUMNS}""",
+        id_token,
+        *fields.values(),
     )
     return row_dict(record)
 

@@ -12,14 +12,23 @@ from csms.store import Row
 
 
 async def enqueue(
-    conn: asyncpg.Connection, kind: str, payload: dict[str, Any], *, dedupe_key: str | None = None,
-    run_at: datetime | None = None, max_attempts: int = 10,
+    conn: asyncpg.Connection,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    dedupe_key: str | None = None,
+    run_at: datetime | None = None,
+    max_attempts: int = 10,
 ) -> bool:
     """Add a job; False when a job with the same dedupe key exists already."""
     status: str = await conn.execute(
         """INSERT INTO jobs (kind, payload, dedupe_key, run_at, max_attempts)
            VALUES ($1, $2, $3, coalesce($4, now()), $5) ON CONFLICT (dedupe_key) DO NOTHING""",
-        kind, payload, dedupe_key, run_at, max_attempts,
+        kind,
+        payload,
+        dedupe_key,
+        run_at,
+        max_attempts,
     )
     return status.endswith(" 1")
 
@@ -37,7 +46,8 @@ async def claim_due(conn: asyncpg.Connection, *, now: datetime) -> Row | None:
 
 async def finish(conn: asyncpg.Connection, job_id: int) -> None:
     await conn.execute(
-        "UPDATE jobs SET status = 'done', attempts = attempts + 1, updated_at = now() WHERE id = $1",
+        """UPDATE jobs SET status = 'done', attempts = attempts + 1, updated_at = now()
+           WHERE id = $1""",
         job_id,
     )
 
@@ -49,7 +59,10 @@ async def retry_later(
         """UPDATE jobs SET attempts = attempts + 1, last_error = $2, run_at = $3,
                status = CASE WHEN $4 THEN 'failed' ELSE 'pending' END, updated_at = now()
            WHERE id = $1""",
-        job_id, error, run_at, give_up,
+        job_id,
+        error,
+        run_at,
+        give_up,
     )
 
 

@@ -38,6 +38,8 @@ async def page(
            FROM message_log
            WHERE charge_point_id = $1 AND ($2::bigint IS NULL OR id < $2)
            ORDER BY id DESC LIMIT $3""",
-        charge_point_id, before_id, limit,
+        charge_point_id,
+        before_id,
+        limit,
     )
     return [dict(r) for r in records]

@@ -38,15 +38,24 @@ async def insert_started(
                     $7, $8, $9, $10, $11)
             ON CONFLICT (charge_point_id, start_key) WHERE start_key IS NOT NULL DO NOTHING
             RETURNING {_COLUMNS}""",
-        charge_point_id, protocol, started.evse_id, started.connector_id, started.id_token,
-        id_token_status, account_id, started.reservation_id, started.started_at,
-        started.meter_start_wh, start_key,
+        charge_point_id,
+        protocol,
+        started.evse_id,
+        started.connector_id,
+        started.id_token,
+        id_token_status,
+        account_id,
+        started.reservation_id,
+        started.started_at,
+        started.meter_start_wh,
+        start_key,
     )
     if record is not None:
         return dict(record), True
     existing = await conn.fetchrow(
         f"SELECT {_COLUMNS} FROM sessions WHERE charge_point_id = $1 AND start_key = $2",
-        charge_point_id, start_key,
+        charge_point_id,
+        start_key,
     )
     assert existing is not None
     return dict(existing), False
@@ -61,7 +70,8 @@ async def lock_by_transaction(
             f"""SELECT {_COLUMNS} FROM sessions
                 WHERE charge_point_id = $1 AND transaction_id = $2 AND status <> 'orphaned'
                 FOR UPDATE""",
-            charge_point_id, transaction_id,
+            charge_point_id,
+            transaction_id,
         )
     )
 
@@ -72,13 +82,17 @@ async def find_id_by_transaction(
     value: int | None = await conn.fetchval(
         """SELECT id FROM sessions
            WHERE charge_point_id = $1 AND transaction_id = $2 AND status <> 'orphaned'""",
-        charge_point_id, transaction_id,
+        charge_point_id,
+        transaction_id,
     )
     return value
 
 
 async def complete(
-    conn: asyncpg.Connection, session_id: int, ended: TransactionEnded, energy_wh: int | None,
+    conn: asyncpg.Connection,
+    session_id: int,
+    ended: TransactionEnded,
+    energy_wh: int | None,
     stop_key: str,
 ) -> None:
     await conn.execute(
@@ -86,13 +100,22 @@ async def complete(
                energy_wh = $4, stop_reason = $5, stop_id_token = $6, stop_key = $7,
                updated_at = now()
            WHERE id = $1""",
-        session_id, ended.ended_at, ended.meter_stop_wh, energy_wh, ended.reason,
-        ended.id_token, stop_key,
+        session_id,
+        ended.ended_at,
+        ended.meter_stop_wh,
+        energy_wh,
+        ended.reason,
+        ended.id_token,
+        stop_key,
     )
 
 
 async def insert_orphan_stop(
-    conn: asyncpg.Connection, *, charge_point_id: str, protocol: str, ended: TransactionEnded,
+    conn: asyncpg.Connection,
+    *,
+    charge_point_id: str,
+    protocol: str,
+    ended: TransactionEnded,
     stop_key: str,
 ) -> int:
     """Record a stop for a transaction we never saw start; a replay returns the same row."""
@@ -102,14 +125,21 @@ async def insert_orphan_stop(
            VALUES ($1, $2, $3, 'orphaned', $4, $5, $6, $7, $7, $8)
            ON CONFLICT (charge_point_id, stop_key) WHERE status = 'orphaned' DO NOTHING
            RETURNING id""",
-        charge_point_id, protocol, ended.transaction_id, ended.ended_at, ended.meter_stop_wh,
-        ended.reason, ended.id_token, stop_key,
+        charge_point_id,
+        protocol,
+        ended.transaction_id,
+        ended.ended_at,
+        ended.meter_stop_wh,
+        ended.reason,
+        ended.id_token,
+        stop_key,
     )
     if session_id is None:
         session_id = await conn.fetchval(
             """SELECT id FROM sessions
                WHERE charge_point_id = $1 AND stop_key = $2 AND status = 'orphaned'""",
-            charge_point_id, stop_key,
+            charge_point_id,
+            stop_key,
         )
     assert session_id is not None
     return session_id
@@ -136,11 +166,20 @@ async def insert_samples(
            FROM unnest($6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::text[],
                        $11::text[], $12::text[], $13::text[], $14::numeric[], $15::bigint[]) AS s
            ON CONFLICT DO NOTHING""",
-        charge_point_id, session_id, evse_id, connector_id, transaction_id,
-        [s.sampled_at for s in samples], [s.measurand for s in samples],
-        [s.phase for s in samples], [s.location for s in samples],
-        [s.context for s in samples], [s.format for s in samples], [s.unit for s in samples],
-        [s.value for s in samples], [s.value_numeric for s in samples],
+        charge_point_id,
+        session_id,
+        evse_id,
+        connector_id,
+        transaction_id,
+        [s.sampled_at for s in samples],
+        [s.measurand for s in samples],
+        [s.phase for s in samples],
+        [s.location for s in samples],
+        [s.context for s in samples],
+        [s.format for s in samples],
+        [s.unit for s in samples],
+        [s.value for s in samples],
+        [s.value_numeric for s in samples],
         [s.energy_wh for s in samples],
     )
     return int(status.rsplit(" ", 1)[1])
@@ -171,7 +210,12 @@ async def page(
               AND ($4::timestamptz IS NULL OR coalesce(started_at, ended_at) < $4)
               AND ($5::bigint IS NULL OR id < $5)
             ORDER BY id DESC LIMIT $6""",
-        charge_point_id, status, started_from, started_to, before_id, limit,
+        charge_point_id,
+        status,
+        started_from,
+        started_to,
+        before_id,
+        limit,
     )
     return [dict(r) for r in records]
 

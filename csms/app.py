@@ -1,0 +1,108 @@
+"""Composition root: build the services, run the OCPP server, the admin API, the frame log
+and the worker under one TaskGroup, and shut them down in order.
+
+Shutdown order: stop accepting and close charger connections, stop the admin API, flush
+the frame log, then the caller closes the pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import asyncpg
+from aiohttp import web
+
+from csms.admin import AdminDeps, create_app, ensure_admin_token
+from csms.chargers import ChargerService
+from csms.clock import Clock, system_clock
+from csms.commands import CommandService, Connections
+from csms.config import Settings
+from csms.logs import get_logger
+from csms.message_log import FrameLog
+from csms.server import start_ocpp_server
+from csms.sessions import SessionService
+from csms.v16 import Services
+from csms.worker import Worker
+
+__all__ = ["Ready", "serve"]
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Ready:
+    """Where the running system listens, and the admin token if one was just generated."""
+
+    ocpp_port: int
+    api_port: int
+    generated_admin_token: str | None
+
+
+async def serve(
+    settings: Settings,
+    pool: asyncpg.Pool,
+    *,
+    stop: asyncio.Event,
+    on_ready: Callable[[Ready], None] | None = None,
+    clock: Clock = system_clock,
+) -> None:
+    """Serve until ``stop`` is set."""
+    connections = Connections()
+    chargers = ChargerService(pool, clock, auto_register=settings.auto_register_charge_points)
+    sessions = SessionService(pool, clock)
+    services = Services(
+        chargers=chargers,
+        sessions=sessions,
+        clock=clock,
+        heartbeat_interval_s=settings.heartbeat_interval_s,
+    )
+    frames = FrameLog(
+        pool,
+        clock,
+        flush_ms=settings.message_log_flush_ms,
+        max_frame_chars=settings.message_log_max_frame_chars,
+    )
+    commands = CommandService(pool, connections, timeout_s=settings.call_timeout_s)
+    worker = Worker(pool, clock, handlers={}, poll_interval_s=settings.worker_poll_interval_s)
+    configured = settings.admin_token.get_secret_value() if settings.admin_token else None
+    digest, generated = await ensure_admin_token(pool, configured)
+    await chargers.mark_all_offline()
+
+    admin = create_app(
+        AdminDeps(
+            pool=pool, commands=commands, connections=connections, token_sha256=digest, clock=clock
+        )
+    )
+    runner = web.AppRunner(admin, access_log=None, shutdown_timeout=settings.shutdown_timeout_s)
+    await runner.setup()
+    ocpp_server = await start_ocpp_server(settings, services, frames, connections, chargers)
+    try:
+        site = web.TCPSite(runner, settings.host, settings.api_port)
+        await site.start()
+        ready = Ready(
+            ocpp_port=ocpp_server.sockets[0].getsockname()[1],
+            api_port=runner.addresses[0][1],
+            generated_admin_token=generated,
+        )
+        log.info("csms_ready", ocpp_port=ready.ocpp_port, api_port=ready.api_port)
+        async with asyncio.TaskGroup() as group:
+            background = [
+                group.create_task(frames.run(), name="frame-log"),
+                group.create_task(worker.run(), name="worker"),
+            ]
+            if on_ready is not None:
+                on_ready(ready)
+            await stop.wait()
+            log.info("csms_stopping")
+            ocpp_server.close(close_connections=True)
+            await asyncio.wait_for(ocpp_server.wait_closed(), settings.shutdown_timeout_s)
+            await runner.cleanup()
+            for task in background:
+                task.cancel()
+    finally:
+        ocpp_server.close(close_connections=True)
+        await runner.cleanup()
+        await frames.close()
+        log.info("csms_stopped")

@@ -1,0 +1,127 @@
+"""The ``csms`` command: serve, migrate, demo, admin-token."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import secrets
+import signal
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from csms import __version__
+from csms.config import Settings, load_settings
+from csms.database import open_database
+from csms.logs import configure_logging, get_logger
+
+__all__ = ["main"]
+
+log = get_logger(__name__)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="csms",
+        description="OCPP 1.6 / 2.0.1 central system. Configuration comes from CSMS_* "
+        "environment variables (see README); with no CSMS_DATABASE_URL an embedded "
+        "PostgreSQL is started in CSMS_DATA_DIR.",
+    )
+    parser.add_argument("--version", action="version", version=f"csms {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the OCPP server, admin API and worker")
+    commands.add_parser("migrate", help="apply database migrations and exit")
+    demo = commands.add_parser(
+        "demo", help="run a self-contained demo on a temporary embedded database"
+    )
+    demo.add_argument(
+        "--sessions-per-charger",
+        type=int,
+        default=1,
+        choices=range(1, 6),
+        metavar="N",
+        help="sessions per charger (1-5, default 1)",
+    )
+    token = commands.add_parser("admin-token", help="manage the admin API token")
+    token.add_argument("action", choices=["rotate"], help="rotate: generate and print a new one")
+    return parser
+
+
+async def _serve(settings: Settings) -> None:
+    from csms.app import Ready, serve
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    def announce(ready: Ready) -> None:
+        if ready.generated_admin_token:
+            # Printed once: only its digest is stored.
+            print(
+                f"Admin API token (shown once, store it): {ready.generated_admin_token}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    async with open_database(
+        dsn=_dsn(settings),
+        data_dir=settings.data_dir,
+        pool_min=settings.db_pool_min,
+        pool_max=settings.db_pool_max,
+        command_timeout=settings.db_command_timeout_s,
+    ) as pool:
+        await serve(settings, pool, stop=stop, on_ready=announce)
+
+
+async def _migrate(settings: Settings) -> None:
+    async with open_database(
+        dsn=_dsn(settings), data_dir=settings.data_dir, pool_min=1, pool_max=1
+    ):
+        pass
+    print("database is up to date")
+
+
+async def _rotate_token(settings: Settings) -> None:
+    from csms.store import admin_credentials
+
+    token = secrets.token_urlsafe(32)
+    async with (
+        open_database(
+            dsn=_dsn(settings), data_dir=settings.data_dir, pool_min=1, pool_max=1
+        ) as pool,
+        pool.acquire() as conn,
+    ):
+        await admin_credentials.replace(conn, hashlib.sha256(token.encode()).digest())
+    print(token)
+
+
+def _dsn(settings: Settings) -> str | None:
+    return settings.database_url.get_secret_value() if settings.database_url else None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ValidationError as exc:
+        print(f"csms: invalid configuration:\n{exc}", file=sys.stderr)
+        return 2
+    configure_logging(
+        log_format=settings.log_format, level=settings.log_level, ocpp_level=settings.ocpp_log_level
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        if args.command == "serve":
+            asyncio.run(_serve(settings))
+        elif args.command == "migrate":
+            asyncio.run(_migrate(settings))
+        elif args.command == "admin-token":
+            asyncio.run(_rotate_token(settings))
+        elif args.command == "demo":
+            from csms.demo import run_demo
+
+            return asyncio.run(run_demo(settings, sessions_per_charger=args.sessions_per_charger))
+    return 0

@@ -1,0 +1,168 @@
+"""``csms demo``: the whole system on a temporary embedded database, end to end.
+
+Starts the central system on loopback ports, registers chargers, accounts and RFID cards
+through the admin API (over real HTTP), runs simulated OCPP 1.6 chargers through complete
+RFID sessions over real websockets, then prints the sessions as stored and exits.
+
+The demo is the one place in ``csms`` that uses ``simulators`` (imported lazily): it plays
+the part of the outside world.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from csms.config import Settings, load_settings
+from csms.database import open_database
+from csms.logs import configure_logging, get_logger
+
+__all__ = ["run_demo"]
+
+log = get_logger(__name__)
+
+DRIVERS = [("Alice Example", "RFID-ALICE-01"), ("Bob Example", "RFID-BOB-02")]
+CHARGERS = [("DEMO-CP-1", 48.1374, 11.5755), ("DEMO-CP-2", 48.1380, 11.5760)]
+
+
+class _Api:
+    def __init__(self, http: aiohttp.ClientSession, base: str, token: str) -> None:
+        self._http = http
+        self._base = base
+        self._headers = {"Authorization": f"Bearer {token}"}
+
+    async def __call__(self, method: str, path: str, body: Any = None) -> Any:
+        async with self._http.request(
+            method, self._base + path, json=body, headers=self._headers
+        ) as response:
+            data = await response.json()
+            if response.status >= 400:
+                raise RuntimeError(f"{method} {path} -> {response.status}: {data}")
+            return data
+
+
+def _when(value: str | None) -> str:
+    if not value:
+        return "-"
+    return datetime.fromisoformat(value).strftime("%H:%M:%S")
+
+
+def format_table(sessions: list[dict[str, Any]]) -> str:
+    """The sessions as a fixed-width table, one row per session."""
+    header = ("charger", "conn", "tx", "id tag", "status", "start (UTC)", "stop (UTC)", "Wh")
+    rows = [
+        (
+            s["charge_point_id"],
+            str(s["connector_id"]),
+            s["transaction_id"],
+            s["id_token"] or "-",
+            s["status"],
+            _when(s["started_at"]),
+            _when(s["ended_at"]),
+            "-" if s["energy_wh"] is None else f"{s['energy_wh']:,}",
+        )
+        for s in sessions
+    ]
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(lines)
+
+
+async def run_demo(base: Settings, *, sessions_per_charger: int = 1) -> int:
+    """Run the demo; return the process exit code."""
+    from csms.app import Ready, serve
+    from simulators.charger import ChargerConfig, SimulatedCharger
+
+    # The table is the demo's output; keep the server's own logs to warnings and errors.
+    configure_logging(log_format=base.log_format, level="warning", ocpp_level="warning")
+    token = secrets.token_urlsafe(24)
+    with tempfile.TemporaryDirectory(prefix="csms-demo-") as tmp:
+        settings = load_settings(
+            {},
+            data_dir=Path(tmp),
+            host="127.0.0.1",
+            ocpp_port=0,
+            api_port=0,
+            admin_token=token,
+            log_format=base.log_format,
+            log_level="warning",
+        )
+        print(f"Starting an embedded PostgreSQL in {tmp} ...", flush=True)
+        async with open_database(dsn=None, data_dir=settings.data_dir) as pool:
+            stop = asyncio.Event()
+            ready: asyncio.Future[Ready] = asyncio.get_running_loop().create_future()
+            server = asyncio.create_task(
+                serve(settings, pool, stop=stop, on_ready=ready.set_result)
+            )
+            try:
+                await asyncio.wait_for(asyncio.shield(ready), 30)
+                ports = ready.result()
+                print(
+                    f"Central system up: OCPP ws://127.0.0.1:{ports.ocpp_port}/ocpp, "
+                    f"admin API http://127.0.0.1:{ports.api_port}/api/v1",
+                    flush=True,
+                )
+                async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+                    api = _Api(http, f"http://127.0.0.1:{ports.api_port}/api/v1", token)
+                    for name, id_tag in DRIVERS:
+                        account = await api("POST", "/accounts", {"name": name})
+                        await api(
+                            "POST",
+                            "/id-tokens",
+                            {"id_token": id_tag, "status": "Accepted", "account_id": account["id"]},
+                        )
+                    passwords = {}
+                    for charge_point_id, lat, lon in CHARGERS:
+                        passwords[charge_point_id] = secrets.token_urlsafe(16)
+                        await api(
+                            "POST",
+                            "/charge-points",
+                            {
+                                "id": charge_point_id,
+                                "password": passwords[charge_point_id],
+                                "protocol": "ocpp1.6",
+                                "location": {"latitude": lat, "longitude": lon},
+                                "time_zone": "Europe/Berlin",
+                            },
+                        )
+                    print(
+                        f"Registered {len(CHARGERS)} chargers and {len(DRIVERS)} RFID cards; "
+                        "running sessions ...",
+                        flush=True,
+                    )
+
+                    async def drive(index: int) -> None:
+                        charge_point_id = CHARGERS[index][0]
+                        config = ChargerConfig(
+                            url=f"ws://127.0.0.1:{ports.ocpp_port}/ocpp",
+                            charge_point_id=charge_point_id,
+                            password=passwords[charge_point_id],
+                            protocol="ocpp1.6",
+                            connectors=2,
+                            meter_interval_s=0.2,
+                            power_w=11_000 if index == 0 else 7_400,
+                        )
+                        async with SimulatedCharger(config, time_scale=300) as charger:
+                            for _ in range(sessions_per_charger):
+                                await charger.run_session(1, DRIVERS[index][1], meter_samples=5)
+
+                    await asyncio.gather(*(drive(i) for i in range(len(CHARGERS))))
+                    listing = await api("GET", "/sessions?limit=100")
+                print()
+                print(format_table(list(reversed(listing["items"]))))
+                print()
+                completed = sum(1 for s in listing["items"] if s["status"] == "completed")
+                expected = len(CHARGERS) * sessions_per_charger
+                print(f"{completed} of {expected} sessions completed and stored.")
+                return 0 if completed == expected else 1
+            finally:
+                stop.set()
+                await asyncio.wait_for(server, 30)

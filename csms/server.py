@@ -1,0 +1,183 @@
+"""The OCPP websocket server: ``/ocpp/{charge_point_id}``, Basic auth, subprotocol choice.
+
+Unknown or wrongly authenticated chargers are refused at the handshake (401), a missing or
+unsupported subprotocol gets a 400, and a second connection for the same id replaces the
+first. Each connection runs one protocol adapter with its log context bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import http
+from collections.abc import Awaitable, Callable
+from urllib.parse import unquote
+
+import structlog
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from csms.chargers import ChargerService
+from csms.commands import Connections
+from csms.config import Settings
+from csms.logs import get_logger
+from csms.message_log import FrameLog
+from csms.protocol import OcppEndpoint
+from csms.v16 import Services, V16ChargePoint
+
+__all__ = ["SUBPROTOCOLS", "charge_point_id_from_path", "start_ocpp_server"]
+
+log = get_logger(__name__)
+
+PATH_PREFIX = "/ocpp/"
+# Preference order when a charger offers several.
+ADAPTERS: dict[str, type[V16ChargePoint]] = {"ocpp1.6": V16ChargePoint}
+SUBPROTOCOLS = list(ADAPTERS)
+
+
+def charge_point_id_from_path(path: str) -> str | None:
+    """The charge point id of ``/ocpp/{id}`` (percent-decoded), or None for other paths."""
+    route = path.split("?", 1)[0]
+    if not route.startswith(PATH_PREFIX):
+        return None
+    ident = unquote(route[len(PATH_PREFIX) :])
+    if not ident or "/" in ident or len(ident) > 48:
+        return None
+    return ident
+
+
+def _basic_credentials(headers: Headers) -> tuple[str, str] | None:
+    value = headers.get("Authorization")
+    if not value:
+        return None
+    scheme, _, encoded = value.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    username, sep, password = decoded.partition(":")
+    return (username, password) if sep else None
+
+
+def _refuse(connection: ServerConnection, status: http.HTTPStatus, text: str) -> Response:
+    response = connection.respond(status, text + "\n")
+    if status is http.HTTPStatus.UNAUTHORIZED:
+        response.headers["WWW-Authenticate"] = 'Basic realm="ocpp", charset="UTF-8"'
+    return response
+
+
+class OcppServer:
+    def __init__(
+        self,
+        settings: Settings,
+        services: Services,
+        frames: FrameLog,
+        connections: Connections,
+        chargers: ChargerService,
+    ) -> None:
+        self._settings = settings
+        self._services = services
+        self._frames = frames
+        self._connections = connections
+        self._chargers = chargers
+
+    async def process_request(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | None:
+        charge_point_id = charge_point_id_from_path(request.path)
+        if charge_point_id is None:
+            return _refuse(
+                connection, http.HTTPStatus.NOT_FOUND, "OCPP endpoint is /ocpp/{charge_point_id}"
+            )
+        credentials = _basic_credentials(request.headers)
+        password = None
+        if credentials is not None:
+            username, password = credentials
+            if username != charge_point_id:
+                log.warning(
+                    "charger_refused",
+                    charge_point_id=charge_point_id,
+                    reason="username differs from charge point id",
+                )
+                return _refuse(connection, http.HTTPStatus.UNAUTHORIZED, "Unauthorized")
+        if not await self._chargers.authenticate(charge_point_id, password):
+            log.warning(
+                "charger_refused",
+                charge_point_id=charge_point_id,
+                reason="unknown charger or wrong password",
+                remote=str(connection.remote_address),
+            )
+            return _refuse(connection, http.HTTPStatus.UNAUTHORIZED, "Unauthorized")
+        return None
+
+    async def handle(self, connection: ServerConnection) -> None:
+        charge_point_id = charge_point_id_from_path(
+            connection.request.path if connection.request else ""
+        )
+        protocol = connection.subprotocol
+        if charge_point_id is None or protocol not in ADAPTERS:  # guarded by the handshake
+            await connection.close(1002, "no OCPP subprotocol")
+            return
+        endpoint: OcppEndpoint = ADAPTERS[protocol](
+            charge_point_id,
+            connection,
+            services=self._services,
+            frames=self._frames,
+            response_timeout=self._settings.call_timeout_s,
+        )
+        with structlog.contextvars.bound_contextvars(
+            charge_point_id=charge_point_id, protocol=protocol, conn_id=connection.id.hex[:8]
+        ):
+            previous = self._connections.register(endpoint)
+            if previous is not None:
+                log.info("connection_replaced")
+                await self._close_replaced(previous)
+            await self._chargers.connected(charge_point_id, protocol)
+            log.info("charger_connected", remote=str(connection.remote_address))
+            try:
+                await endpoint.start()
+            except ConnectionClosed as closed:
+                log.info("charger_disconnected", code=closed.rcvd.code if closed.rcvd else None)
+            finally:
+                if self._connections.unregister(endpoint):
+                    await self._chargers.disconnected(charge_point_id)
+
+    @staticmethod
+    async def _close_replaced(previous: OcppEndpoint) -> None:
+        connection: ServerConnection = previous._connection
+        try:
+            async with asyncio.timeout(5):
+                await connection.close(1000, "replaced by a newer connection")
+        except TimeoutError:
+            connection.transport.abort()
+
+
+async def start_ocpp_server(
+    settings: Settings,
+    services: Services,
+    frames: FrameLog,
+    connections: Connections,
+    chargers: ChargerService,
+) -> Server:
+    """Start listening; the caller closes the returned server."""
+    ocpp = OcppServer(settings, services, frames, connections, chargers)
+    process_request: Callable[[ServerConnection, Request], Awaitable[Response | None]] = (
+        ocpp.process_request
+    )
+    return await serve(
+        ocpp.handle,
+        settings.host,
+        settings.ocpp_port,
+        subprotocols=SUBPROTOCOLS,  # type: ignore[arg-type]
+        process_request=process_request,
+        ping_interval=settings.ws_ping_interval_s or None,
+        ping_timeout=settings.ws_ping_timeout_s or None,
+        max_size=settings.ws_max_message_bytes,
+        compression="deflate" if settings.ws_compression else None,
+        server_header="csms",
+    )
