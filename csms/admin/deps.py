@@ -1,0 +1,32 @@
+"""What the admin API needs from the rest of the process, and where the app keeps it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+from aiohttp import web
+
+from csms.clock import Clock
+from csms.commands import CommandService, Connections
+
+__all__ = ["DEPS", "AdminDeps", "deps_of"]
+
+
+@dataclass(frozen=True)
+class AdminDeps:
+    """Collaborators of the admin API, built by the caller (CLI, tests)."""
+
+    pool: asyncpg.Pool
+    commands: CommandService
+    connections: Connections
+    token_sha256: bytes
+    """SHA-256 digest of the valid bearer token (never the token itself)."""
+    clock: Clock
+
+
+DEPS = web.AppKey("csms_admin_deps", AdminDeps)
+
+
+def deps_of(request: web.Request) -> AdminDeps:
+    return request.app[DEPS]
