@@ -19,11 +19,13 @@ from csms.chargers import ChargerService
 from csms.clock import Clock, system_clock
 from csms.commands import CommandService, Connections
 from csms.config import Settings
+from csms.device_model import DeviceModelService
 from csms.logs import get_logger
 from csms.message_log import FrameLog
 from csms.server import start_ocpp_server
+from csms.services import Services
 from csms.sessions import SessionService
-from csms.v16 import Services
+from csms.transaction_events import TransactionEventService
 from csms.worker import Worker
 
 __all__ = ["Ready", "serve"]
@@ -55,8 +57,11 @@ async def serve(
     services = Services(
         chargers=chargers,
         sessions=sessions,
+        transactions=TransactionEventService(pool, clock),
+        device_model=DeviceModelService(pool),
         clock=clock,
         heartbeat_interval_s=settings.heartbeat_interval_s,
+        boot_status=settings.boot_registration_status,
     )
     frames = FrameLog(
         pool,

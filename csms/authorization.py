@@ -18,7 +18,7 @@ def decide(token: Mapping[str, Any] | None, now: datetime) -> IdTokenInfo:
     account is not active is Blocked.
     """
     if token is None:
-        return IdTokenInfo(AuthorizationStatus.INVALID)
+        return IdTokenInfo(AuthorizationStatus.INVALID, known=False)
     expiry: datetime | None = token["expiry"]
     parent: str | None = token["parent_id_token"]
     status = AuthorizationStatus(token["status"])

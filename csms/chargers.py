@@ -3,6 +3,7 @@ connection state. Each method is one database transaction; handlers answer after
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,9 +15,16 @@ from csms.events import ChargerBooted, StatusChanged
 from csms.logs import get_logger
 from csms.store import charge_points
 
-__all__ = ["ChargerService"]
+__all__ = ["Admission", "ChargerService"]
 
 log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A charger let in at the handshake; ``pinned_protocol`` is its registered protocol."""
+
+    pinned_protocol: str | None
 
 
 class ChargerService:
@@ -25,17 +33,17 @@ class ChargerService:
         self._clock = clock
         self._auto_register = auto_register
 
-    async def authenticate(self, charge_point_id: str, password: str | None) -> bool:
-        """True when the charger is registered and the password matches.
+    async def authenticate(self, charge_point_id: str, password: str | None) -> Admission | None:
+        """Admit the charger when it is registered and the password matches, else None.
 
         With auto-registration on (development only), an unknown charger presenting a
         password is registered with it.
         """
         async with self._pool.acquire() as conn:
-            stored = await charge_points.password_hash(conn, charge_point_id)
-        if stored is None:
+            credentials = await charge_points.credentials(conn, charge_point_id)
+        if credentials is None:
             if not (self._auto_register and password):
-                return False
+                return None
             digest = await passwords.hash_password(password)
             async with self._pool.acquire() as conn:
                 created = await charge_points.insert(
@@ -49,11 +57,12 @@ class ChargerService:
                 )
             if created is not None:
                 log.warning("charge_point_auto_registered", charge_point_id=charge_point_id)
-                return True
+                return Admission(pinned_protocol=None)
             return await self.authenticate(charge_point_id, password)
-        if password is None:
-            return False
-        return await passwords.verify_password(password, stored)
+        stored, pinned = credentials
+        if password is None or not await passwords.verify_password(password, stored):
+            return None
+        return Admission(pinned_protocol=pinned)
 
     async def connected(self, charge_point_id: str, protocol: str) -> None:
         async with self._pool.acquire() as conn:
@@ -72,10 +81,11 @@ class ChargerService:
         async with self._pool.acquire() as conn:
             await charge_points.mark_all_offline(conn)
 
-    async def boot(self, charge_point_id: str, boot: ChargerBooted) -> tuple[str, datetime]:
-        """Record a boot; return the registration status and the server time."""
+    async def boot(
+        self, charge_point_id: str, boot: ChargerBooted, *, status: str = "Accepted"
+    ) -> tuple[str, datetime]:
+        """Record a boot with the registration status we answer; return it and the time."""
         now = self._clock()
-        status = "Accepted"
         async with self._pool.acquire() as conn:
             await charge_points.record_boot(conn, charge_point_id, boot, status, now)
         log.info(

@@ -10,16 +10,15 @@ from dataclasses import asdict, is_dataclass
 from typing import Any
 
 import asyncpg
-from ocpp.exceptions import OCPPError
+from ocpp.exceptions import OCPPError, UnknownCallErrorCodeError
 from websockets.exceptions import ConnectionClosed
 
 from csms import command_models as m
-from csms import v16_commands
+from csms import v16_commands, v201_commands
 from csms.errors import (
     ChargerCallError,
     ChargerNotConnected,
     ChargerTimeout,
-    CommandNotSupported,
     Conflict,
     NotFound,
 )
@@ -83,20 +82,14 @@ class CommandService:
         Raises:
             ChargerNotConnected: the charger has no live connection here.
             CommandNotSupported: its protocol version has no such command.
+            NotFound, Conflict: remote-stop names no active session of this charger.
             ChargerCallError: it answered with a CALLERROR.
             ChargerTimeout: it did not answer in time.
         """
         endpoint = self._connections.get(charge_point_id)
         if endpoint is None:
             raise ChargerNotConnected(f"charge point {charge_point_id} is not connected")
-        transaction_id = None
-        if isinstance(body, m.RemoteStop):
-            transaction_id = await self._active_transaction(charge_point_id, body.session_id)
-        if endpoint.ocpp_version != "1.6":
-            raise CommandNotSupported(
-                f"{command} is not available for OCPP {endpoint.ocpp_version}"
-            )
-        request = v16_commands.build(body, transaction_id)
+        request = await self._request(endpoint, charge_point_id, body)
         bound = log.bind(charge_point_id=charge_point_id, command=command)
         try:
             async with asyncio.timeout(self._timeout):
@@ -109,10 +102,30 @@ class CommandService:
         except OCPPError as exc:
             bound.warning("command_call_error", code=exc.code)
             raise ChargerCallError(exc.code, exc.description) from exc
+        except UnknownCallErrorCodeError as exc:
+            # A CALLERROR code the ocpp library has no class for (e.g. RpcFrameworkError).
+            raise ChargerCallError("UnknownErrorCode", str(exc)) from exc
         except ConnectionClosed as exc:
             raise ChargerNotConnected(f"{charge_point_id} disconnected during {command}") from exc
         bound.info("command_answered")
         return _snake(result)
+
+    async def _request(
+        self, endpoint: OcppEndpoint, charge_point_id: str, body: m.CommandBody
+    ) -> Any:
+        """The request of the charger's protocol version for a neutral command body."""
+        transaction_id = None
+        if isinstance(body, m.RemoteStop):
+            transaction_id = await self._active_transaction(charge_point_id, body.session_id)
+        if endpoint.ocpp_version == "1.6":
+            return v16_commands.build(body, transaction_id)
+        remote_start_id = None
+        if isinstance(body, m.RemoteStart):
+            async with self._pool.acquire() as conn:
+                remote_start_id = await session_store.next_remote_start_id(conn)
+        return v201_commands.build(
+            body, transaction_id=transaction_id, remote_start_id=remote_start_id
+        )
 
     async def _active_transaction(self, charge_point_id: str, session_id: int) -> str:
         async with self._pool.acquire() as conn:

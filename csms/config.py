@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     )
 
     heartbeat_interval_s: int = Field(default=300, ge=1, description="Sent in BootNotification.")
+    boot_registration_status: Literal["Accepted", "Pending"] = Field(
+        default="Accepted",
+        description="BootNotification answer; Pending holds chargers back (commissioning).",
+    )
     auto_register_charge_points: bool = Field(
         default=False,
         description="Development only: accept unknown chargers and register them on connect.",

@@ -19,6 +19,7 @@ __all__ = [
     "MeterSample",
     "StatusChanged",
     "TransactionEnded",
+    "TransactionEventReceived",
     "TransactionStarted",
 ]
 
@@ -53,6 +54,8 @@ class IdTokenInfo:
     status: AuthorizationStatus
     expiry: datetime | None = None
     parent_id_token: str | None = None
+    # False when we have no record of the token (2.0.1 answers Unknown, 1.6 Invalid).
+    known: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,4 +113,24 @@ class TransactionEnded:
     ended_at: datetime
     reason: str | None
     id_token: str | None
+    samples: tuple[MeterSample, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionEventReceived:
+    """An OCPP 2.0.1 TransactionEvent: the charger owns the transaction id."""
+
+    event_type: str
+    transaction_id: str
+    seq_no: int
+    trigger_reason: str
+    occurred_at: datetime
+    evse_id: int | None
+    connector_id: int | None
+    id_token: str | None
+    id_token_type: str | None
+    charging_state: str | None
+    stopped_reason: str | None
+    remote_start_id: int | None
+    offline: bool
     samples: tuple[MeterSample, ...] = field(default_factory=tuple)

@@ -11,13 +11,13 @@ import asyncio
 import base64
 import binascii
 import http
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import unquote
 
 import structlog
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, NegotiationError
 from websockets.http11 import Request, Response
 
 from csms.chargers import ChargerService
@@ -26,16 +26,24 @@ from csms.config import Settings
 from csms.logs import get_logger
 from csms.message_log import FrameLog
 from csms.protocol import OcppEndpoint
-from csms.v16 import Services, V16ChargePoint
+from csms.services import Services
+from csms.v16 import V16ChargePoint
+from csms.v201 import V201ChargePoint
 
 __all__ = ["SUBPROTOCOLS", "charge_point_id_from_path", "start_ocpp_server"]
 
 log = get_logger(__name__)
 
 PATH_PREFIX = "/ocpp/"
-# Preference order when a charger offers several.
-ADAPTERS: dict[str, type[V16ChargePoint]] = {"ocpp1.6": V16ChargePoint}
+# Preference order when a charger offers several and the operator pinned none.
+ADAPTERS: dict[str, type[V16ChargePoint] | type[V201ChargePoint]] = {
+    "ocpp2.0.1": V201ChargePoint,
+    "ocpp1.6": V16ChargePoint,
+}
 SUBPROTOCOLS = list(ADAPTERS)
+# The protocol an operator registered for a charger, looked up during the HTTP part of the
+# handshake and used when the subprotocol is chosen right after it.
+_PINNED_ATTRIBUTE = "csms_pinned_protocol"
 
 
 def charge_point_id_from_path(path: str) -> str | None:
@@ -105,7 +113,8 @@ class OcppServer:
                     reason="username differs from charge point id",
                 )
                 return _refuse(connection, http.HTTPStatus.UNAUTHORIZED, "Unauthorized")
-        if not await self._chargers.authenticate(charge_point_id, password):
+        admission = await self._chargers.authenticate(charge_point_id, password)
+        if admission is None:
             log.warning(
                 "charger_refused",
                 charge_point_id=charge_point_id,
@@ -113,7 +122,25 @@ class OcppServer:
                 remote=str(connection.remote_address),
             )
             return _refuse(connection, http.HTTPStatus.UNAUTHORIZED, "Unauthorized")
+        setattr(connection, _PINNED_ATTRIBUTE, admission.pinned_protocol)
         return None
+
+    @staticmethod
+    def select_subprotocol(connection: ServerConnection, offered: Sequence[str]) -> str | None:
+        """The operator's registered protocol if set, else the best one the charger offers.
+
+        Raises NegotiationError (a 400 answer) when nothing fits. The choice is not cached
+        from earlier connections: some chargers probe with 1.6 before their real 2.0.1
+        connection (FoxESS, lbbrhzn/ocpp#2012).
+        """
+        pinned: str | None = getattr(connection, _PINNED_ATTRIBUTE, None)
+        if not offered:
+            raise NegotiationError("missing subprotocol; offer ocpp2.0.1 or ocpp1.6")
+        candidates = [pinned] if pinned else SUBPROTOCOLS
+        for subprotocol in candidates:
+            if subprotocol in offered:
+                return subprotocol
+        raise NegotiationError(f"no supported subprotocol offered; expected one of {candidates}")
 
     async def handle(self, connection: ServerConnection) -> None:
         charge_point_id = charge_point_id_from_path(
@@ -174,6 +201,7 @@ async def start_ocpp_server(
         settings.host,
         settings.ocpp_port,
         subprotocols=SUBPROTOCOLS,  # type: ignore[arg-type]
+        select_subprotocol=ocpp.select_subprotocol,  # type: ignore[arg-type]
         process_request=process_request,
         ping_interval=settings.ws_ping_interval_s or None,
         ping_timeout=settings.ws_ping_timeout_s or None,

@@ -23,8 +23,10 @@ from csms.events import (
 )
 
 __all__ = [
+    "DEFAULT_MEASURAND",
     "ENERGY_MEASURANDS",
     "boot_from_v16",
+    "make_sample",
     "parse_timestamp",
     "samples_from_v16",
     "start_from_v16",
@@ -133,10 +135,31 @@ def samples_from_v16(
 
 
 def _sample(at: datetime, sampled: Mapping[str, Any], default_context: str) -> MeterSample:
-    measurand = sampled.get("measurand") or DEFAULT_MEASURAND
-    fmt = sampled.get("format") or "Raw"
-    raw_value = str(sampled["value"])
-    unit = sampled.get("unit")
+    return make_sample(
+        at,
+        measurand=sampled.get("measurand") or DEFAULT_MEASURAND,
+        fmt=sampled.get("format") or "Raw",
+        raw_value=str(sampled["value"]),
+        unit=sampled.get("unit"),
+        phase=sampled.get("phase"),
+        location=sampled.get("location"),
+        context=sampled.get("context") or default_context,
+    )
+
+
+def make_sample(
+    at: datetime,
+    *,
+    measurand: str,
+    fmt: str,
+    raw_value: str,
+    unit: str | None,
+    phase: str | None,
+    location: str | None,
+    context: str,
+    scale: int = 0,
+) -> MeterSample:
+    """One normalised sample; ``scale`` is a power of ten (2.0.1's ``multiplier``)."""
     if unit is None and measurand in ENERGY_MEASURANDS:
         unit = "varh" if "Reactive" in measurand else "Wh"
     numeric: Decimal | None = None
@@ -147,15 +170,17 @@ def _sample(at: datetime, sampled: Mapping[str, Any], default_context: str) -> M
             numeric = None
         if numeric is not None and not numeric.is_finite():
             numeric = None
+        if numeric is not None and scale:
+            numeric = numeric.scaleb(scale)
     energy_wh: int | None = None
     if numeric is not None and measurand in ENERGY_MEASURANDS and unit in _ENERGY_UNITS:
         energy_wh = int((numeric * _ENERGY_UNITS[unit]).to_integral_value(ROUND_HALF_UP))
     return MeterSample(
         sampled_at=at,
         measurand=measurand,
-        phase=sampled.get("phase") or "",
-        location=sampled.get("location") or "Outlet",
-        context=sampled.get("context") or default_context,
+        phase=phase or "",
+        location=location or "Outlet",
+        context=context,
         format=fmt,
         unit=unit,
         value=raw_value,

@@ -7,7 +7,6 @@ service committed, so an acknowledged message is durable.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,24 +15,12 @@ from ocpp.v16.datatypes import IdTagInfo
 from ocpp.v16.enums import Action, DataTransferStatus
 
 from csms import translate
-from csms.chargers import ChargerService
-from csms.clock import Clock
 from csms.events import IdTokenInfo
 from csms.message_log import FrameLog
 from csms.protocol import V16_ERRORS, OcppEndpoint, on
-from csms.sessions import SessionService
+from csms.services import Services
 
-__all__ = ["Services", "V16ChargePoint"]
-
-
-@dataclass(frozen=True)
-class Services:
-    """What an adapter needs to do its work; built once by the composition root."""
-
-    chargers: ChargerService
-    sessions: SessionService
-    clock: Clock
-    heartbeat_interval_s: int
+__all__ = ["V16ChargePoint", "id_tag_info"]
 
 
 def _iso(moment: datetime) -> str:
@@ -74,7 +61,9 @@ class V16ChargePoint(OcppEndpoint):
 
     @on(Action.boot_notification)
     async def on_boot_notification(self, **payload: Any) -> call_result.BootNotification:
-        status, now = await self._services.chargers.boot(self.id, translate.boot_from_v16(payload))
+        status, now = await self._services.chargers.boot(
+            self.id, translate.boot_from_v16(payload), status=self._services.boot_status
+        )
         return call_result.BootNotification(
             current_time=_iso(now), interval=self._services.heartbeat_interval_s, status=status
         )

@@ -16,11 +16,14 @@ _COLUMNS = """id, protocol, latitude, longitude, time_zone, registration_status,
     connected_protocol, connected_at, created_at, updated_at"""
 
 
-async def password_hash(conn: asyncpg.Connection, charge_point_id: str) -> str | None:
-    value: str | None = await conn.fetchval(
-        "SELECT password_hash FROM charge_points WHERE id = $1", charge_point_id
+async def credentials(
+    conn: asyncpg.Connection, charge_point_id: str
+) -> tuple[str, str | None] | None:
+    """The password hash and the registered protocol (None: any) of a charge point."""
+    record = await conn.fetchrow(
+        "SELECT password_hash, protocol FROM charge_points WHERE id = $1", charge_point_id
     )
-    return value
+    return None if record is None else (record["password_hash"], record["protocol"])
 
 
 async def insert(
@@ -136,7 +139,7 @@ async def record_connection(
     if online:
         await conn.execute(
             """UPDATE charge_points SET online = true, connected_protocol = $2,
-                   protocol = coalesce(protocol, $2), connected_at = $3, last_seen_at = $3
+                   connected_at = $3, last_seen_at = $3
                WHERE id = $1""",
             charge_point_id,
             protocol,

@@ -10,9 +10,10 @@ import asyncpg
 from csms.events import MeterSample, TransactionEnded, TransactionStarted
 from csms.store import Row, row_dict
 
-_COLUMNS = """id, charge_point_id, protocol, evse_id, connector_id, transaction_id, status,
+COLUMNS = """id, charge_point_id, protocol, evse_id, connector_id, transaction_id, status,
     id_token, id_token_status, account_id, reservation_id, started_at, ended_at,
-    meter_start_wh, meter_stop_wh, energy_wh, stop_reason, stop_id_token, created_at, updated_at"""
+    meter_start_wh, meter_stop_wh, energy_wh, stop_reason, stop_id_token, remote_start_id,
+    charging_state, last_seq_no, offline_events, created_at, updated_at"""
 
 
 async def insert_started(
@@ -37,7 +38,7 @@ async def insert_started(
             VALUES ($1, $2, $3, $4, nextval('ocpp16_transaction_id')::text, 'active', $5, $6,
                     $7, $8, $9, $10, $11)
             ON CONFLICT (charge_point_id, start_key) WHERE start_key IS NOT NULL DO NOTHING
-            RETURNING {_COLUMNS}""",
+            RETURNING {COLUMNS}""",
         charge_point_id,
         protocol,
         started.evse_id,
@@ -53,7 +54,7 @@ async def insert_started(
     if record is not None:
         return dict(record), True
     existing = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM sessions WHERE charge_point_id = $1 AND start_key = $2",
+        f"SELECT {COLUMNS} FROM sessions WHERE charge_point_id = $1 AND start_key = $2",
         charge_point_id,
         start_key,
     )
@@ -67,7 +68,7 @@ async def lock_by_transaction(
     """The known (non-orphan) session of a transaction id, locked for update."""
     return row_dict(
         await conn.fetchrow(
-            f"""SELECT {_COLUMNS} FROM sessions
+            f"""SELECT {COLUMNS} FROM sessions
                 WHERE charge_point_id = $1 AND transaction_id = $2 AND status <> 'orphaned'
                 FOR UPDATE""",
             charge_point_id,
@@ -187,7 +188,7 @@ async def insert_samples(
 
 async def get(conn: asyncpg.Connection, session_id: int) -> Row | None:
     return row_dict(
-        await conn.fetchrow(f"SELECT {_COLUMNS} FROM sessions WHERE id = $1", session_id)
+        await conn.fetchrow(f"SELECT {COLUMNS} FROM sessions WHERE id = $1", session_id)
     )
 
 
@@ -203,7 +204,7 @@ async def page(
 ) -> list[Row]:
     """Sessions newest first (by id), filtered; ``before_id`` is the paging cursor."""
     records = await conn.fetch(
-        f"""SELECT {_COLUMNS} FROM sessions
+        f"""SELECT {COLUMNS} FROM sessions
             WHERE ($1::text IS NULL OR charge_point_id = $1)
               AND ($2::text IS NULL OR status = $2)
               AND ($3::timestamptz IS NULL OR coalesce(started_at, ended_at) >= $3)
@@ -229,3 +230,8 @@ async def samples(conn: asyncpg.Connection, session_id: int) -> list[Row]:
         session_id,
     )
     return [dict(r) for r in records]
+
+
+async def next_remote_start_id(conn: asyncpg.Connection) -> int:
+    value: int = await conn.fetchval("SELECT nextval('remote_start_id')")
+    return value
