@@ -12,11 +12,12 @@ import asyncpg
 from aiohttp import web
 
 from csms.admin.deps import deps_of
-from csms.admin.http import Page, listing, page_params
+from csms.admin.http import Page, json_response, listing, page_params
 from csms.admin.routing import LIST_QUERY, Param, Route
 from csms.errors import NotFound
 from csms.store import Row
 from csms.store import charge_points as charge_point_store
+from csms.store import device_model as device_model_store
 from csms.store import message_log as message_store
 
 __all__ = ["ROUTES"]
@@ -108,9 +109,28 @@ async def list_events(request: web.Request) -> web.Response:
     return await _list(request, _events, _event_view)
 
 
+async def get_device_model(request: web.Request) -> web.Response:
+    charge_point_id = request.match_info["id"]
+    async with deps_of(request).pool.acquire() as conn:
+        if not await charge_point_store.exists(conn, charge_point_id):
+            raise NotFound(f"charge point {charge_point_id} not found")
+        rows = await device_model_store.for_charge_point(conn, charge_point_id)
+    return json_response({"items": rows, "next": None})
+
+
 _ID = (Param("id", "Charge point identity."),)
 
 ROUTES = [
+    Route(
+        "GET",
+        "/api/v1/charge-points/{id}/device-model",
+        get_device_model,
+        "The charge point's device model",
+        "OCPP 2.0.1 variables as the charger last reported them (NotifyReport), one item per "
+        "attribute; empty for 1.6 chargers.",
+        path_params=_ID,
+        tag="charge points",
+    ),
     Route(
         "GET",
         "/api/v1/charge-points/{id}/messages",

@@ -117,6 +117,7 @@ def charge_point_view(row: Row, connectors: Iterable[Row], *, online: bool) -> d
         "location": location,
         "time_zone": row["time_zone"],
         "online": online,
+        "connected_protocol": row["connected_protocol"],
         "registration_status": row["registration_status"],
         "boot": {
             "vendor": row["vendor"],

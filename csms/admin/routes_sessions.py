@@ -19,6 +19,7 @@ from csms.admin.routing import LIST_QUERY, Param, Route
 from csms.errors import NotFound
 from csms.store import Row
 from csms.store import sessions as store
+from csms.store import transaction_events as transaction_event_store
 
 __all__ = ["ROUTES", "session_view"]
 
@@ -44,6 +45,9 @@ def session_view(row: Row) -> dict[str, Any]:
         "energy_wh": row["energy_wh"],
         "stop_reason": row["stop_reason"],
         "reservation_id": row["reservation_id"],
+        "remote_start_id": row["remote_start_id"],
+        "charging_state": row["charging_state"],
+        "replayed_offline": row["offline_events"],
     }
 
 
@@ -90,7 +94,11 @@ async def get_session(request: web.Request) -> web.Response:
         if row is None:
             raise NotFound(f"session {session_id} not found")
         samples = await store.samples(conn, session_id)
-    return json_response(session_view(row) | {"meter_samples": [_sample_view(s) for s in samples]})
+        events = await transaction_event_store.events(conn, session_id)
+    return json_response(
+        session_view(row)
+        | {"meter_samples": [_sample_view(s) for s in samples], "transaction_events": events}
+    )
 
 
 _DATETIME = {"type": "string", "format": "date-time"}
@@ -118,7 +126,8 @@ ROUTES = [
         "/api/v1/sessions/{id}",
         get_session,
         "Show a session",
-        "The session with its meter samples.",
+        "The session with its meter samples and, for OCPP 2.0.1, its TransactionEvents "
+        "(seqNo, triggerReason, chargingState, offline).",
         path_params=(Param("id", "Session id.", {"type": "integer", "minimum": 1}),),
         tag="sessions",
     ),

@@ -47,7 +47,7 @@ async def test_create_returns_the_charge_point_and_stores_a_hash(api: Api) -> No
     assert "password_hash" not in body
 
     async with api.pool.acquire() as conn:
-        stored = await charge_points.password_hash(conn, "CP-1")
+        stored = (await charge_points.credentials(conn, "CP-1") or ("", None))[0]
     assert stored is not None
     assert stored != "s3cret-pass"
     assert await verify_password("s3cret-pass", stored)
@@ -65,7 +65,7 @@ async def test_defaults_and_conflict(api: Api) -> None:
     assert again.body["error"]["code"] == "conflict"
     assert again.body["error"]["field"] == "id"
     async with api.pool.acquire() as conn:
-        stored = await charge_points.password_hash(conn, "CP-2")
+        stored = (await charge_points.credentials(conn, "CP-2") or ("", None))[0]
     assert stored is not None
     assert await verify_password("12345678", stored)
 
@@ -255,10 +255,10 @@ async def test_patch(api: Api) -> None:
     assert moved.body["location"] == {"latitude": -33.9, "longitude": 151.2}
 
     async with api.pool.acquire() as conn:
-        before = await charge_points.password_hash(conn, "CP-4")
+        before = (await charge_points.credentials(conn, "CP-4") or ("", None))[0]
     assert (await api.patch(f"{CP}/CP-4", {"password": "second-password"})).status == 200
     async with api.pool.acquire() as conn:
-        after = await charge_points.password_hash(conn, "CP-4")
+        after = (await charge_points.credentials(conn, "CP-4") or ("", None))[0]
     assert after is not None
     assert after != before
     assert await verify_password("second-password", after)

@@ -174,6 +174,10 @@ async def test_get_with_fields_and_meter_samples(api: Api) -> None:
         "energy_wh": 5000,
         "stop_reason": "Local",
         "reservation_id": None,
+        "remote_start_id": None,
+        "charging_state": None,
+        "replayed_offline": False,
+        "transaction_events": [],
         "meter_samples": [
             {
                 "sampled_at": "2026-01-10T08:01:00Z",
