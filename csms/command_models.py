@@ -19,7 +19,7 @@ class CommandBody(BaseModel):
 
 class RemoteStart(CommandBody):
     connector_id: int | None = Field(default=None, ge=1)
-    id_token: str = Field(min_length=1, max_length=20)
+    id_token: str = Field(min_length=1, max_length=36)  # 1.6 idTag: at most 20
 
 
 class RemoteStop(CommandBody):

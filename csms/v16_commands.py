@@ -30,6 +30,8 @@ def build(body: m.CommandBody, transaction_id: str | None = None) -> Any:
     """
     match body:
         case m.RemoteStart():
+            if len(body.id_token) > 20:
+                raise InvalidInput("an OCPP 1.6 idTag has at most 20 characters", field="id_token")
             return call.RemoteStartTransaction(id_tag=body.id_token, connector_id=body.connector_id)
         case m.RemoteStop():
             assert transaction_id is not None

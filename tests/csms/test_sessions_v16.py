@@ -297,3 +297,13 @@ async def test_command_to_an_offline_charger_is_409(system: System) -> None:
     await system.register("CP-OFF")
     error = await system.api("POST", "/charge-points/CP-OFF/commands/clear-cache", {}, expect=409)
     assert error["error"]["code"] == "charger_not_connected"
+
+
+async def test_remote_start_token_too_long_for_16(
+    system: System, charger: SimulatedCharger
+) -> None:
+    error = await system.api(
+        "POST", "/charge-points/CP-1/commands/remote-start", {"id_token": "X" * 21}, expect=400
+    )
+    assert error["error"]["field"] == "id_token"
+    assert not [a for a, _ in charger.received_calls if a == "RemoteStartTransaction"]
