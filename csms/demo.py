@@ -27,8 +27,17 @@ __all__ = ["run_demo"]
 
 log = get_logger(__name__)
 
-DRIVERS = [("Alice Example", "RFID-ALICE-01"), ("Bob Example", "RFID-BOB-02")]
-CHARGERS = [("DEMO-CP-1", 48.1374, 11.5755), ("DEMO-CP-2", 48.1380, 11.5760)]
+DRIVERS = [
+    ("Alice Example", "RFID-ALICE-01"),
+    ("Bob Example", "RFID-BOB-02"),
+    ("Carol Example", "RFID-CAROL-03"),
+]
+# (id, protocol, latitude, longitude, power in W): a network mixes 1.6 and 2.0.1 chargers.
+CHARGERS = [
+    ("DEMO-CP-1", "ocpp1.6", 48.1374, 11.5755, 11_000),
+    ("DEMO-CP-2", "ocpp1.6", 48.1380, 11.5760, 7_400),
+    ("DEMO-CP-3", "ocpp2.0.1", 48.1391, 11.5771, 22_000),
+]
 
 
 class _Api:
@@ -55,12 +64,23 @@ def _when(value: str | None) -> str:
 
 def format_table(sessions: list[dict[str, Any]]) -> str:
     """The sessions as a fixed-width table, one row per session."""
-    header = ("charger", "conn", "tx", "id tag", "status", "start (UTC)", "stop (UTC)", "Wh")
+    header = (
+        "charger",
+        "protocol",
+        "conn",
+        "transaction",
+        "id tag",
+        "status",
+        "start (UTC)",
+        "stop (UTC)",
+        "Wh",
+    )
     rows = [
         (
             s["charge_point_id"],
+            s["protocol"],
             str(s["connector_id"]),
-            s["transaction_id"],
+            s["transaction_id"][:12],
             s["id_token"] or "-",
             s["status"],
             _when(s["started_at"]),
@@ -76,10 +96,55 @@ def format_table(sessions: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+async def _populate(api: _Api) -> dict[str, str]:
+    """Accounts, RFID cards and chargers through the admin API; return charger passwords."""
+    for name, id_tag in DRIVERS:
+        account = await api("POST", "/accounts", {"name": name})
+        await api(
+            "POST",
+            "/id-tokens",
+            {"id_token": id_tag, "status": "Accepted", "account_id": account["id"]},
+        )
+    passwords = {}
+    for charge_point_id, protocol, lat, lon, _ in CHARGERS:
+        passwords[charge_point_id] = secrets.token_urlsafe(16)
+        await api(
+            "POST",
+            "/charge-points",
+            {
+                "id": charge_point_id,
+                "password": passwords[charge_point_id],
+                "protocol": protocol,
+                "location": {"latitude": lat, "longitude": lon},
+                "time_zone": "Europe/Berlin",
+            },
+        )
+    return passwords
+
+
+async def _drive(ocpp_url: str, index: int, password: str, sessions: int) -> None:
+    """One simulated charger: connect, run RFID sessions on connector 1, disconnect."""
+    from simulators.charger import ChargerConfig, create_charger
+
+    charge_point_id, protocol, _, _, power_w = CHARGERS[index]
+    config = ChargerConfig(
+        url=ocpp_url,
+        charge_point_id=charge_point_id,
+        password=password,
+        protocol=protocol,
+        connectors=2,
+        meter_interval_s=0.2,
+        power_w=power_w,
+    )
+    # 300 simulated seconds per real second: each session is a few minutes of charging.
+    async with create_charger(config, time_scale=300) as charger:
+        for _ in range(sessions):
+            await charger.run_session(1, DRIVERS[index][1], meter_samples=5)
+
+
 async def run_demo(base: Settings, *, sessions_per_charger: int = 1) -> int:
     """Run the demo; return the process exit code."""
     from csms.app import Ready, serve
-    from simulators.charger import ChargerConfig, SimulatedCharger
 
     # The table is the demo's output; keep the server's own logs to warnings and errors.
     configure_logging(log_format=base.log_format, level="warning", ocpp_level="warning")
@@ -103,66 +168,36 @@ async def run_demo(base: Settings, *, sessions_per_charger: int = 1) -> int:
                 serve(settings, pool, stop=stop, on_ready=ready.set_result)
             )
             try:
-                await asyncio.wait_for(asyncio.shield(ready), 30)
-                ports = ready.result()
+                ports = await asyncio.wait_for(asyncio.shield(ready), 30)
+                ocpp_url = f"ws://127.0.0.1:{ports.ocpp_port}/ocpp"
                 print(
-                    f"Central system up: OCPP ws://127.0.0.1:{ports.ocpp_port}/ocpp, "
-                    f"admin API http://127.0.0.1:{ports.api_port}/api/v1",
+                    f"Central system up: OCPP {ocpp_url}, admin API "
+                    f"http://127.0.0.1:{ports.api_port}/api/v1",
                     flush=True,
                 )
                 async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
                     api = _Api(http, f"http://127.0.0.1:{ports.api_port}/api/v1", token)
-                    for name, id_tag in DRIVERS:
-                        account = await api("POST", "/accounts", {"name": name})
-                        await api(
-                            "POST",
-                            "/id-tokens",
-                            {"id_token": id_tag, "status": "Accepted", "account_id": account["id"]},
-                        )
-                    passwords = {}
-                    for charge_point_id, lat, lon in CHARGERS:
-                        passwords[charge_point_id] = secrets.token_urlsafe(16)
-                        await api(
-                            "POST",
-                            "/charge-points",
-                            {
-                                "id": charge_point_id,
-                                "password": passwords[charge_point_id],
-                                "protocol": "ocpp1.6",
-                                "location": {"latitude": lat, "longitude": lon},
-                                "time_zone": "Europe/Berlin",
-                            },
-                        )
+                    passwords = await _populate(api)
                     print(
-                        f"Registered {len(CHARGERS)} chargers and {len(DRIVERS)} RFID cards; "
-                        "running sessions ...",
+                        f"Registered {len(CHARGERS)} chargers (OCPP 1.6 and 2.0.1) and "
+                        f"{len(DRIVERS)} RFID cards; running sessions ...",
                         flush=True,
                     )
-
-                    async def drive(index: int) -> None:
-                        charge_point_id = CHARGERS[index][0]
-                        config = ChargerConfig(
-                            url=f"ws://127.0.0.1:{ports.ocpp_port}/ocpp",
-                            charge_point_id=charge_point_id,
-                            password=passwords[charge_point_id],
-                            protocol="ocpp1.6",
-                            connectors=2,
-                            meter_interval_s=0.2,
-                            power_w=11_000 if index == 0 else 7_400,
+                    await asyncio.gather(
+                        *(
+                            _drive(ocpp_url, i, passwords[CHARGERS[i][0]], sessions_per_charger)
+                            for i in range(len(CHARGERS))
                         )
-                        async with SimulatedCharger(config, time_scale=300) as charger:
-                            for _ in range(sessions_per_charger):
-                                await charger.run_session(1, DRIVERS[index][1], meter_samples=5)
-
-                    await asyncio.gather(*(drive(i) for i in range(len(CHARGERS))))
+                    )
                     listing = await api("GET", "/sessions?limit=100")
-                print()
-                print(format_table(list(reversed(listing["items"]))))
-                print()
-                completed = sum(1 for s in listing["items"] if s["status"] == "completed")
-                expected = len(CHARGERS) * sessions_per_charger
-                print(f"{completed} of {expected} sessions completed and stored.")
-                return 0 if completed == expected else 1
             finally:
                 stop.set()
                 await asyncio.wait_for(server, 30)
+    sessions = list(reversed(listing["items"]))
+    print()
+    print(format_table(sessions))
+    print()
+    completed = sum(1 for s in sessions if s["status"] == "completed")
+    expected = len(CHARGERS) * sessions_per_charger
+    print(f"{completed} of {expected} sessions completed and stored.")
+    return 0 if completed == expected else 1

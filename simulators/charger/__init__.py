@@ -1,7 +1,7 @@
 """Simulated OCPP charge point (client side), for tests, demos and load.
 
-``create_charger(config)`` returns the implementation for ``config.protocol``; today
-that is OCPP 1.6J (:class:`SimulatedCharger`).
+``create_charger(config)`` returns the implementation for ``config.protocol``: OCPP 1.6J
+(:class:`SimulatedCharger`) or OCPP 2.0.1 (:class:`SimulatedCharger201`).
 """
 
 from simulators.charger.base import BaseCharger
@@ -17,6 +17,7 @@ from simulators.charger.model import (
     StartResult,
 )
 from simulators.charger.v16 import SimulatedCharger
+from simulators.charger.v201 import SimulatedCharger201
 
 __all__ = [
     "OCPP16",
@@ -29,6 +30,7 @@ __all__ = [
     "QueuedMessage",
     "SessionResult",
     "SimulatedCharger",
+    "SimulatedCharger201",
     "StartResult",
     "create_charger",
 ]
@@ -38,4 +40,6 @@ def create_charger(config: ChargerConfig, *, time_scale: float = 1.0) -> BaseCha
     """The simulated charger for ``config.protocol``."""
     if config.protocol == OCPP16:
         return SimulatedCharger(config, time_scale=time_scale)
-    raise ValueError(f"unsupported protocol {config.protocol!r} (supported: {OCPP16})")
+    if config.protocol == OCPP201:
+        return SimulatedCharger201(config, time_scale=time_scale)
+    raise ValueError(f"unsupported protocol {config.protocol!r} (supported: {OCPP16}, {OCPP201})")

@@ -2,7 +2,9 @@
 
 Owns the WebSocket connection, the receive loop, the tasks the charger starts and the
 raw-frame / call-waiting helpers tests use; the offline queue is in ``replay``. A
-protocol version subclass (``v16.SimulatedCharger``) supplies the messages.
+protocol version subclass (``v16.SimulatedCharger``, ``v201.SimulatedCharger201``)
+supplies the messages. ``connectors`` is keyed by connector id in 1.6 and by EVSE id
+in 2.0.1 (one connector per EVSE).
 """
 
 from __future__ import annotations
@@ -77,7 +79,6 @@ class BaseCharger(TransactionQueue):
         self.boot_status: str | None = None
         self.heartbeat_interval: int | None = None
         self.received_calls: list[tuple[str, dict[str, Any]]] = []
-        self.connector_status: dict[int, str] = {}
         self.connectors: dict[int, ConnectorState] = {
             cid: ConnectorState(cid, EnergyMeter(config.meter_start_wh))
             for cid in range(1, config.connectors + 1)
@@ -122,7 +123,10 @@ class BaseCharger(TransactionQueue):
         meter_samples: int | None = None,
         authorize: bool = True,
     ) -> SessionResult:
-        """Plug in, authorize, charge until a limit, stop, unplug."""
+        """Plug in, authorize, charge until a limit, stop, unplug.
+
+        The first argument is the connector id (1.6) or the EVSE id (2.0.1).
+        """
 
     # -- connection --------------------------------------------------------------------
 

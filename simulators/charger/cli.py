@@ -1,6 +1,9 @@
 """Command line: connect simulated chargers to a CSMS and run charging sessions.
 
 python -m simulators.charger --url ws://127.0.0.1:9000/ocpp --id CP1 --count 3
+python -m simulators.charger --url ws://127.0.0.1:9000/ocpp --protocol ocpp2.0.1
+
+With OCPP 2.0.1, --connectors is the number of EVSEs and --id-tag the idToken.
 """
 
 from __future__ import annotations
@@ -13,7 +16,14 @@ from collections.abc import Sequence
 
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 
-from simulators.charger import OCPP16, BaseCharger, ChargerConfig, ChargerOffline, create_charger
+from simulators.charger import (
+    OCPP16,
+    OCPP201,
+    BaseCharger,
+    ChargerConfig,
+    ChargerOffline,
+    create_charger,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,8 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--id", default="CP1", help="charge point id (default: CP1)")
     parser.add_argument("--count", type=int, default=1, help="chargers; ids {id}-1..{id}-N if >1")
     parser.add_argument("--password", default=None, help="HTTP Basic auth password")
-    parser.add_argument("--protocol", default=OCPP16, help=f"subprotocol (default: {OCPP16})")
-    parser.add_argument("--connectors", type=int, default=2, help="connectors per charger")
+    parser.add_argument(
+        "--protocol", default=OCPP16, help=f"{OCPP16} or {OCPP201} (default: {OCPP16})"
+    )
+    parser.add_argument(
+        "--connectors", type=int, default=2, help="connectors (2.0.1: EVSEs) per charger"
+    )
     parser.add_argument("--sessions", type=int, default=1, help="sessions per connector, in turn")
     parser.add_argument("--id-tag", default="SIMTAG", help="idTag presented for each session")
     parser.add_argument(

@@ -50,6 +50,10 @@ class ChargerConfig:
     # Seconds a remotely started session charges before stopping by itself; None = until
     # RemoteStopTransaction (or Reset, UnlockConnector).
     remote_session_max_s: float | None = None
+    # OCPP 2.0.1 energy samples: unitOfMeasure unit ("Wh" or "kWh") and power-of-ten
+    # multiplier (value = reading / 10**multiplier in that unit).
+    energy_unit: str = "Wh"
+    energy_multiplier: int = 0
 
     @property
     def endpoint(self) -> str:
@@ -65,7 +69,9 @@ class StartResult:
 
 @dataclass(frozen=True)
 class SessionResult:
-    transaction_id: int | None  # None when the session never started (authorization refused)
+    # int in OCPP 1.6 (the CSMS's id), str in 2.0.1 (the charger's own id); None when the
+    # session never started (authorization refused).
+    transaction_id: int | str | None
     id_tag_status: str
     meter_start: int
     meter_stop: int

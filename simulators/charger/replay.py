@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import Any
 
 from ocpp.exceptions import OCPPError
@@ -25,7 +26,12 @@ logger = logging.getLogger("simulators.charger")
 
 
 class TransactionQueue(ABC):
-    """Sends transaction messages through the offline queue, oldest first."""
+    """Sends transaction messages through the offline queue, oldest first.
+
+    OCPP 1.6 start messages queued offline get a negative placeholder id that is
+    rewritten once the CSMS assigns the real one; 2.0.1 messages carry the charger's own
+    transaction id, so nothing is rewritten (``transaction_ref`` stays None).
+    """
 
     # Payload field that carries the transaction id (OCPP 1.6: top level transactionId).
     _transaction_id_key = "transactionId"
@@ -53,13 +59,9 @@ class TransactionQueue(ABC):
     def _name(self) -> str:
         return self.config.charge_point_id
 
-    def active_transactions(self) -> dict[int, int]:
-        """connector id -> transaction id (a negative placeholder while still queued)."""
-        return {
-            cid: conn.transaction_id
-            for cid, conn in self.connectors.items()
-            if conn.transaction_id is not None
-        }
+    @abstractmethod
+    def active_transactions(self) -> Mapping[int, int | str]:
+        """Connector (1.6) or EVSE (2.0.1) id -> id of the transaction open on it."""
 
     def _resolve(self, transaction_id: int) -> int:
         return self._aliases.get(transaction_id, transaction_id)

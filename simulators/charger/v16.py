@@ -11,6 +11,7 @@ from ocpp.exceptions import OCPPError
 from ocpp.v16 import call
 from websockets.asyncio.client import ClientConnection
 
+from simulators.charger.charging import charge
 from simulators.charger.model import (
     ChargerOffline,
     ConnectorState,
@@ -22,15 +23,6 @@ from simulators.charger.v16_handlers import ChargePoint16
 from simulators.charger.v16_messages import V16Messages
 
 logger = logging.getLogger("simulators.charger")
-
-
-async def _wait_event(event: asyncio.Event, seconds: float) -> bool:
-    """Wait up to ``seconds`` for ``event``; True if it is set."""
-    try:
-        await asyncio.wait_for(event.wait(), seconds)
-    except TimeoutError:
-        return event.is_set()
-    return True
 
 
 class SimulatedCharger(V16Messages):
@@ -131,37 +123,24 @@ class SimulatedCharger(V16Messages):
         meter_samples: int | None,
     ) -> int:
         """Charge and send MeterValues every interval until a limit or a stop request."""
-        loop = asyncio.get_running_loop()
-        power = self.config.power_w
-        target_mwh = None if energy_wh is None else energy_wh * 1000
-        elapsed_s = 0.0
-        delivered_mwh = samples = 0
-        while not (
-            (duration_s is not None and elapsed_s >= duration_s - 1e-9)
-            or (target_mwh is not None and delivered_mwh >= target_mwh)
-            or (meter_samples is not None and samples >= meter_samples)
-        ):
-            interval = self.meter_interval_s
-            began = loop.time()
-            stopped = await _wait_event(control.stop_requested, interval)
-            step_s = (min(loop.time() - began, interval) if stopped else interval) * self.time_scale
-            if duration_s is not None:
-                step_s = min(step_s, duration_s - elapsed_s)
-            step_mwh = round(power * step_s / 3.6)
-            if target_mwh is not None:
-                step_mwh = min(step_mwh, target_mwh - delivered_mwh)
-            conn.meter.add_mwh(step_mwh)
-            elapsed_s += step_s
-            delivered_mwh += step_mwh
-            if stopped:
-                break
+
+        async def sample() -> None:
             try:
                 await self.meter_values(conn.connector_id, transaction_id)
             except OCPPError as exc:  # a real charger keeps charging; the CSMS logged it
                 logger.warning("%s: CSMS refused MeterValues: %s", self.config.charge_point_id, exc)
-            samples += 1
-        conn.charging = False
-        return samples
+
+        return await charge(
+            conn,
+            control,
+            power_w=self.config.power_w,
+            time_scale=self.time_scale,
+            interval_s=lambda: self.meter_interval_s,
+            sample=sample,
+            duration_s=duration_s,
+            energy_wh=energy_wh,
+            meter_samples=meter_samples,
+        )
 
     def _idle_status(self, conn: ConnectorState) -> str:
         if conn.pending_operative is not None and conn.transaction_id is None:

@@ -2,24 +2,23 @@
 
 Each ``@on`` handler decides the answer from the charger's state and returns at once;
 anything that needs further messages (a session, a status change, a triggered message)
-is a follow-up run by the matching ``@after`` hook once the answer has been sent. A
-handler never awaits a CALL of its own: the receive loop is waiting for it to return.
+is a follow-up run by the matching ``@after`` hook once the answer has been sent (see
+:mod:`simulators.charger.routing`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any
 
-from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call_result
 from websockets.asyncio.client import ClientConnection
 
+from simulators.charger.routing import FollowUps
+from simulators.charger.routing import after_action as _after
+from simulators.charger.routing import on_action as _on
+
 if TYPE_CHECKING:
     from simulators.charger.v16 import SimulatedCharger
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-FollowUp = Callable[[], None]
 
 TRIGGERABLE = frozenset(
     {
@@ -33,15 +32,7 @@ TRIGGERABLE = frozenset(
 )
 
 
-def _on(action: str) -> Callable[[_F], _F]:
-    return cast(Callable[[_F], _F], on(action))
-
-
-def _after(action: str) -> Callable[[_F], _F]:
-    return cast(Callable[[_F], _F], after(action))
-
-
-class ChargePoint16(ChargePoint):  # type: ignore[misc]  # the ocpp library is untyped
+class ChargePoint16(FollowUps, ChargePoint):  # type: ignore[misc]  # the ocpp library is untyped
     """Routes one connection's CSMS->charger calls to a SimulatedCharger."""
 
     def __init__(self, charger: SimulatedCharger, connection: ClientConnection) -> None:
@@ -51,17 +42,7 @@ class ChargePoint16(ChargePoint):  # type: ignore[misc]  # the ocpp library is u
             response_timeout=charger.config.call_timeout_s,
         )
         self._charger = charger
-        self._follow_ups: dict[str, FollowUp] = {}
-
-    def _answer(self, unique_id: str, result: Any, follow_up: FollowUp | None = None) -> Any:
-        if follow_up is not None:
-            self._follow_ups[unique_id] = follow_up
-        return result
-
-    def _follow_up(self, unique_id: str) -> None:
-        follow_up = self._follow_ups.pop(unique_id, None)
-        if follow_up is not None:
-            follow_up()
+        self._follow_ups = {}
 
     # -- RemoteStartTransaction / RemoteStopTransaction ---------------------------------
 

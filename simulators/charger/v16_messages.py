@@ -34,10 +34,19 @@ class V16Messages(BaseCharger):
 
     def __init__(self, config: ChargerConfig, *, time_scale: float = 1.0) -> None:
         super().__init__(config, time_scale=time_scale)
+        self.connector_status: dict[int, str] = {}
         self.configuration: dict[str, str] = default_configuration(config)
         self.auth_cache: dict[str, str] = {}
         self.meter_interval_s = config.meter_interval_s
         self._charger_operative = True
+
+    def active_transactions(self) -> dict[int, int]:
+        """connector id -> transaction id (a negative placeholder while still queued)."""
+        return {
+            cid: conn.transaction_id
+            for cid, conn in self.connectors.items()
+            if conn.transaction_id is not None
+        }
 
     def _change_configuration(self, key: str, value: str) -> str:
         status, value = check_change(self.configuration, key, value)

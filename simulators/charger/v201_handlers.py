@@ -1,0 +1,190 @@
+"""The OCPP 2.0.1 ChargePoint (station side) that answers calls from the CSMS.
+
+Each ``@on`` handler decides the answer from the station's state and returns at once;
+anything that needs further messages (a session, statuses, a report, a triggered
+message) is a follow-up run by the matching ``@after`` hook once the answer has been
+sent (see :mod:`simulators.charger.routing`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ocpp.v201 import ChargePoint, call_result
+from websockets.asyncio.client import ClientConnection
+
+from simulators.charger.routing import FollowUps
+from simulators.charger.routing import after_action as _after
+from simulators.charger.routing import on_action as _on
+from simulators.charger.v201_variables import get_variable, set_variable
+
+if TYPE_CHECKING:
+    from simulators.charger.v201 import SimulatedCharger201
+
+REPORT_BASES = frozenset({"ConfigurationInventory", "FullInventory", "SummaryInventory"})
+
+
+class ChargePoint201(FollowUps, ChargePoint):  # type: ignore[misc]  # the ocpp library is untyped
+    """Routes one connection's CSMS->station calls to a SimulatedCharger201."""
+
+    def __init__(self, charger: SimulatedCharger201, connection: ClientConnection) -> None:
+        super().__init__(
+            charger.config.charge_point_id,
+            connection,
+            response_timeout=charger.config.call_timeout_s,
+        )
+        self._charger = charger
+        self._follow_ups = {}
+
+    # -- RequestStartTransaction / RequestStopTransaction --------------------------------
+
+    @_on("RequestStartTransaction")
+    def on_request_start(
+        self,
+        id_token: dict[str, Any],
+        remote_start_id: int,
+        call_unique_id: str,
+        evse_id: int | None = None,
+        **_: Any,
+    ) -> Any:
+        ch = self._charger
+        conn = ch._pick_evse(evse_id)
+        if conn is None:
+            return call_result.RequestStartTransaction(status="Rejected")
+        conn.claim()  # claimed now, so a second request is rejected
+        token = {"idToken": str(id_token["id_token"]), "type": str(id_token["type"])}
+        return self._answer(
+            call_unique_id,
+            call_result.RequestStartTransaction(status="Accepted"),
+            lambda: ch._start_remote_session(conn, token, remote_start_id),
+        )
+
+    @_after("RequestStartTransaction")
+    def after_request_start(self, call_unique_id: str, **_: Any) -> None:
+        self._follow_up(call_unique_id)
+
+    @_on("RequestStopTransaction")
+    def on_request_stop(self, transaction_id: str, call_unique_id: str, **_: Any) -> Any:
+        ch = self._charger
+        conn = ch._evse_of(transaction_id)
+        if conn is None:
+            return call_result.RequestStopTransaction(status="Rejected")
+        return self._answer(
+            call_unique_id,
+            call_result.RequestStopTransaction(status="Accepted"),
+            lambda: ch._request_stop(conn, "Remote"),
+        )
+
+    @_after("RequestStopTransaction")
+    def after_request_stop(self, call_unique_id: str, **_: Any) -> None:
+        self._follow_up(call_unique_id)
+
+    # -- Reset / UnlockConnector / ChangeAvailability -----------------------------------
+
+    @_on("Reset")
+    def on_reset(self, type: str, call_unique_id: str, evse_id: int | None = None, **_: Any) -> Any:
+        status, follow_up = self._charger._plan_reset(type, evse_id)
+        return self._answer(call_unique_id, call_result.Reset(status=status), follow_up)
+
+    @_after("Reset")
+    def after_reset(self, call_unique_id: str, **_: Any) -> None:
+        self._follow_up(call_unique_id)
+
+    @_on("UnlockConnector")
+    def on_unlock_connector(self, evse_id: int, connector_id: int, **_: Any) -> Any:
+        ch = self._charger
+        if evse_id not in ch.connectors or connector_id != 1:
+            return call_result.UnlockConnector(status="UnknownConnector")
+        tx = ch.transactions.get(evse_id)
+        if tx is not None and tx.id_token is not None:  # F05.FR.02: stop it first
+            return call_result.UnlockConnector(status="OngoingAuthorizedTransaction")
+        return call_result.UnlockConnector(status="Unlocked")
+
+    @_on("ChangeAvailability")
+    def on_change_availability(
+        self,
+        operational_status: str,
+        call_unique_id: str,
+        evse: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> Any:
+        ch = self._charger
+        if evse is not None and evse.get("connector_id") not in (None, 1):
+            return call_result.ChangeAvailability(status="Rejected")
+        evse_id = None if evse is None else int(evse["id"])
+        if evse_id == 0:
+            evse_id = None  # EVSE id 0 is the whole station
+        status, changed = ch._change_availability(evse_id, operational_status == "Operative")
+        return self._answer(
+            call_unique_id,
+            call_result.ChangeAvailability(status=status),
+            (lambda: ch._spawn_statuses(changed)) if changed else None,
+        )
+
+    @_after("ChangeAvailability")
+    def after_change_availability(self, call_unique_id: str, **_: Any) -> None:
+        self._follow_up(call_unique_id)
+
+    # -- device model -------------------------------------------------------------------
+
+    @_on("GetVariables")
+    def on_get_variables(self, get_variable_data: list[dict[str, Any]], **_: Any) -> Any:
+        model = self._charger.variables
+        return call_result.GetVariables(
+            get_variable_result=[get_variable(model, item) for item in get_variable_data]
+        )
+
+    @_on("SetVariables")
+    def on_set_variables(self, set_variable_data: list[dict[str, Any]], **_: Any) -> Any:
+        ch = self._charger
+        results = []
+        for item in set_variable_data:
+            result, changed = set_variable(ch.variables, item)
+            results.append(result)
+            if changed is not None:
+                ch._variable_changed(changed)
+        return call_result.SetVariables(set_variable_result=results)
+
+    @_on("GetBaseReport")
+    def on_get_base_report(
+        self, request_id: int, report_base: str, call_unique_id: str, **_: Any
+    ) -> Any:
+        ch = self._charger
+        if report_base not in REPORT_BASES:
+            return call_result.GetBaseReport(status="NotSupported")
+        return self._answer(
+            call_unique_id,
+            call_result.GetBaseReport(status="Accepted"),
+            lambda: ch._spawn_task(ch._send_report(request_id, report_base)),
+        )
+
+    @_after("GetBaseReport")
+    def after_get_base_report(self, call_unique_id: str, **_: Any) -> None:
+        self._follow_up(call_unique_id)
+
+    # -- cache, data transfer, TriggerMessage -------------------------------------------
+
+    @_on("ClearCache")
+    def on_clear_cache(self, **_: Any) -> Any:
+        self._charger.auth_cache.clear()
+        return call_result.ClearCache(status="Accepted")
+
+    @_on("DataTransfer")
+    def on_data_transfer(self, vendor_id: str, **_: Any) -> Any:
+        return call_result.DataTransfer(status="UnknownVendorId")
+
+    @_on("TriggerMessage")
+    def on_trigger_message(
+        self,
+        requested_message: str,
+        call_unique_id: str,
+        evse: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> Any:
+        evse_id = None if evse is None else int(evse["id"])
+        status, follow_up = self._charger._plan_trigger(requested_message, evse_id)
+        return self._answer(call_unique_id, call_result.TriggerMessage(status=status), follow_up)
+
+    @_after("TriggerMessage")
+    def after_trigger_message(self, call_unique_id: str, **_: Any) -> None:
+        self._follow_up(call_unique_id)
