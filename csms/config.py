@@ -86,8 +86,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Only explicit values and the injected environment: no .env files, no secrets dirs.
-        return (init_settings, env_settings)
+        # Only explicit values: ``load_settings`` reads the (injected) environment itself,
+        # so constructing Settings never touches os.environ, .env files or secrets dirs.
+        return (init_settings,)
 
 
 class _InjectedEnvironment(EnvSettingsSource):
@@ -112,18 +113,5 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         pydantic.ValidationError: a variable has a malformed value; the message names it.
     """
     env = dict(os.environ if environ is None else environ)
-
-    class _Settings(Settings):
-        @classmethod
-        def settings_customise_sources(
-            cls,
-            settings_cls: type[BaseSettings],
-            init_settings: PydanticBaseSettingsSource,
-            env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
-        ) -> tuple[PydanticBaseSettingsSource, ...]:
-            return (init_settings, _InjectedEnvironment(settings_cls, env))
-
-    loaded = _Settings(**overrides)
-    return Settings.model_construct(**dict(loaded))
+    from_environment = _InjectedEnvironment(Settings, env)()
+    return Settings(**{**from_environment, **overrides})

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from jsonschema.exceptions import ValidationError as SchemaValidationError
 from ocpp import routing as ocpp_routing
@@ -41,6 +41,9 @@ from ocpp.messages import get_validator
 from csms.errors import InvalidInput
 from csms.logs import get_logger
 from csms.message_log import FrameLog
+
+if TYPE_CHECKING:
+    from csms.services import Services
 
 __all__ = ["ErrorCodes", "OcppEndpoint", "RpcError", "on"]
 
@@ -104,10 +107,17 @@ class OcppEndpoint(ChargePoint):  # type: ignore[misc]  # the ocpp library is un
     known_actions: ClassVar[frozenset[str]]
 
     def __init__(
-        self, charge_point_id: str, connection: Any, *, frames: FrameLog, response_timeout: float
+        self,
+        charge_point_id: str,
+        connection: Any,
+        *,
+        services: Services,
+        frames: FrameLog,
+        response_timeout: float,
     ) -> None:
         super().__init__(charge_point_id, connection, response_timeout=response_timeout)
         self._ocpp_version = self.ocpp_version
+        self._services = services
         self._frames = frames
 
     async def start(self) -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_MEASURAND",
     "ENERGY_MEASURANDS",
     "boot_from_v16",
+    "format_timestamp",
     "make_sample",
     "parse_timestamp",
     "samples_from_v16",
@@ -65,6 +66,11 @@ def parse_timestamp(value: str) -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+def format_timestamp(moment: datetime) -> str:
+    """An aware datetime as OCPP writes it: ISO 8601 in UTC with a ``Z``."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def boot_from_v16(payload: Mapping[str, Any]) -> ChargerBooted:

@@ -7,7 +7,6 @@ service committed, so an acknowledged message is durable.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from ocpp.v16 import call, call_result
@@ -16,15 +15,10 @@ from ocpp.v16.enums import Action, DataTransferStatus
 
 from csms import translate
 from csms.events import IdTokenInfo
-from csms.message_log import FrameLog
 from csms.protocol import V16_ERRORS, OcppEndpoint, on
-from csms.services import Services
+from csms.translate import format_timestamp
 
 __all__ = ["V16ChargePoint", "id_tag_info"]
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def id_tag_info(info: IdTokenInfo) -> IdTagInfo:
@@ -32,7 +26,7 @@ def id_tag_info(info: IdTokenInfo) -> IdTagInfo:
     return IdTagInfo(
         status=status,
         parent_id_tag=info.parent_id_token,
-        expiry_date=_iso(info.expiry) if info.expiry else None,
+        expiry_date=format_timestamp(info.expiry) if info.expiry else None,
     )
 
 
@@ -45,33 +39,21 @@ class V16ChargePoint(OcppEndpoint):
     _call = call
     _call_result = call_result
 
-    def __init__(
-        self,
-        charge_point_id: str,
-        connection: Any,
-        *,
-        services: Services,
-        frames: FrameLog,
-        response_timeout: float,
-    ) -> None:
-        super().__init__(
-            charge_point_id, connection, frames=frames, response_timeout=response_timeout
-        )
-        self._services = services
-
     @on(Action.boot_notification)
     async def on_boot_notification(self, **payload: Any) -> call_result.BootNotification:
         status, now = await self._services.chargers.boot(
             self.id, translate.boot_from_v16(payload), status=self._services.boot_status
         )
         return call_result.BootNotification(
-            current_time=_iso(now), interval=self._services.heartbeat_interval_s, status=status
+            current_time=format_timestamp(now),
+            interval=self._services.heartbeat_interval_s,
+            status=status,
         )
 
     @on(Action.heartbeat)
     async def on_heartbeat(self) -> call_result.Heartbeat:
         now = await self._services.chargers.heartbeat(self.id)
-        return call_result.Heartbeat(current_time=_iso(now))
+        return call_result.Heartbeat(current_time=format_timestamp(now))
 
     @on(Action.status_notification)
     async def on_status_notification(self, **payload: Any) -> call_result.StatusNotification:

@@ -6,7 +6,6 @@ handler, and each answer only after the service committed.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from ocpp.v201 import call, call_result
@@ -15,15 +14,10 @@ from ocpp.v201.enums import Action
 
 from csms import translate_v201 as translate
 from csms.events import AuthorizationStatus, IdTokenInfo
-from csms.message_log import FrameLog
 from csms.protocol import V201_ERRORS, OcppEndpoint, on
-from csms.services import Services
+from csms.translate import format_timestamp
 
 __all__ = ["V201ChargePoint", "id_token_info"]
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def id_token_info(info: IdTokenInfo) -> IdTokenInfoType:
@@ -32,7 +26,7 @@ def id_token_info(info: IdTokenInfo) -> IdTokenInfoType:
         status = "Unknown"
     return IdTokenInfoType(
         status=status,
-        cache_expiry_date_time=_iso(info.expiry) if info.expiry else None,
+        cache_expiry_date_time=format_timestamp(info.expiry) if info.expiry else None,
     )
 
 
@@ -44,33 +38,21 @@ class V201ChargePoint(OcppEndpoint):
     _call = call
     _call_result = call_result
 
-    def __init__(
-        self,
-        charge_point_id: str,
-        connection: Any,
-        *,
-        services: Services,
-        frames: FrameLog,
-        response_timeout: float,
-    ) -> None:
-        super().__init__(
-            charge_point_id, connection, frames=frames, response_timeout=response_timeout
-        )
-        self._services = services
-
     @on(Action.boot_notification)
     async def on_boot_notification(self, **payload: Any) -> call_result.BootNotification:
         status, now = await self._services.chargers.boot(
             self.id, translate.boot_from_v201(payload), status=self._services.boot_status
         )
         return call_result.BootNotification(
-            current_time=_iso(now), interval=self._services.heartbeat_interval_s, status=status
+            current_time=format_timestamp(now),
+            interval=self._services.heartbeat_interval_s,
+            status=status,
         )
 
     @on(Action.heartbeat)
     async def on_heartbeat(self) -> call_result.Heartbeat:
         now = await self._services.chargers.heartbeat(self.id)
-        return call_result.Heartbeat(current_time=_iso(now))
+        return call_result.Heartbeat(current_time=format_timestamp(now))
 
     @on(Action.status_notification)
     async def on_status_notification(self, **payload: Any) -> call_result.StatusNotification:
