@@ -32,6 +32,7 @@ class ChargerService:
         self._pool = pool
         self._clock = clock
         self._auto_register = auto_register
+        self._verified = passwords.VerifiedCache()
 
     async def authenticate(self, charge_point_id: str, password: str | None) -> Admission | None:
         """Admit the charger when it is registered and the password matches, else None.
@@ -60,7 +61,7 @@ class ChargerService:
                 return Admission(pinned_protocol=None)
             return await self.authenticate(charge_point_id, password)
         stored, pinned = credentials
-        if password is None or not await passwords.verify_password(password, stored):
+        if password is None or not await self._verified.verify(password, stored):
             return None
         return Admission(pinned_protocol=pinned)
 

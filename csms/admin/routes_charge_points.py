@@ -48,7 +48,10 @@ class ChargePointCreate(BaseModel):
 
     id: str = Field(min_length=1, max_length=48, description="Charge point identity; no '/'.")
     password: str = Field(
-        min_length=8, max_length=64, description="HTTP Basic password the charger presents."
+        min_length=16,
+        max_length=64,
+        description="HTTP Basic password the charger presents; at least 16 characters "
+        "(OCPP 2.0.1 BasicAuthPassword is 16-40): a machine secret, not a memorable word.",
     )
     protocol: Protocol | None = Field(
         default=None, description="Unset: learnt from the first connection."
@@ -77,7 +80,7 @@ class ChargePointPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    password: str | None = Field(default=None, min_length=8, max_length=64)
+    password: str | None = Field(default=None, min_length=16, max_length=64)
     protocol: Protocol | None = None
     location: Location | None = None
     time_zone: str | None = None

@@ -17,7 +17,7 @@ async def test_create_returns_the_charge_point_and_stores_a_hash(api: Api) -> No
         CP,
         {
             "id": "CP-1",
-            "password": "s3cret-pass",
+            "password": "s3cret-pass-0123456",
             "protocol": "ocpp1.6",
             "location": {"latitude": 52.52, "longitude": 13.405},
             "time_zone": "Europe/Berlin",
@@ -49,49 +49,66 @@ async def test_create_returns_the_charge_point_and_stores_a_hash(api: Api) -> No
     async with api.pool.acquire() as conn:
         stored = (await charge_points.credentials(conn, "CP-1") or ("", None))[0]
     assert stored is not None
-    assert stored != "s3cret-pass"
-    assert await verify_password("s3cret-pass", stored)
+    assert stored != "s3cret-pass-0123456"
+    assert await verify_password("s3cret-pass-0123456", stored)
 
 
 async def test_defaults_and_conflict(api: Api) -> None:
-    first = await api.post(CP, {"id": "CP-2", "password": "12345678"})
+    first = await api.post(CP, {"id": "CP-2", "password": "1234567890123456"})
     assert first.status == 201
     assert first.body["protocol"] is None
     assert first.body["time_zone"] == "UTC"
     assert first.body["location"] is None
 
-    again = await api.post(CP, {"id": "CP-2", "password": "other-password"})
+    again = await api.post(CP, {"id": "CP-2", "password": "other-password-123"})
     assert again.status == 409
     assert again.body["error"]["code"] == "conflict"
     assert again.body["error"]["field"] == "id"
     async with api.pool.acquire() as conn:
         stored = (await charge_points.credentials(conn, "CP-2") or ("", None))[0]
     assert stored is not None
-    assert await verify_password("12345678", stored)
+    assert await verify_password("1234567890123456", stored)
 
 
 @pytest.mark.parametrize(
     ("body", "field"),
     [
         (
-            {"id": "CP", "password": "12345678", "location": {"latitude": 91, "longitude": 0}},
+            {
+                "id": "CP",
+                "password": "1234567890123456",
+                "location": {"latitude": 91, "longitude": 0},
+            },
             "location.latitude",
         ),
         (
-            {"id": "CP", "password": "12345678", "location": {"latitude": 0, "longitude": -181}},
+            {
+                "id": "CP",
+                "password": "1234567890123456",
+                "location": {"latitude": 0, "longitude": -181},
+            },
             "location.longitude",
         ),
-        ({"id": "CP", "password": "12345678", "location": {"latitude": 0}}, "location.longitude"),
-        ({"id": "CP", "password": "12345678", "time_zone": "Mars/Olympus_Mons"}, "time_zone"),
-        ({"id": "CP", "password": "12345678", "time_zone": "../../etc/passwd"}, "time_zone"),
+        (
+            {"id": "CP", "password": "1234567890123456", "location": {"latitude": 0}},
+            "location.longitude",
+        ),
+        (
+            {"id": "CP", "password": "1234567890123456", "time_zone": "Mars/Olympus_Mons"},
+            "time_zone",
+        ),
+        (
+            {"id": "CP", "password": "1234567890123456", "time_zone": "../../etc/passwd"},
+            "time_zone",
+        ),
         ({"id": "CP", "password": "short"}, "password"),
         ({"id": "CP", "password": "x" * 65}, "password"),
-        ({"id": "a/b", "password": "12345678"}, "id"),
-        ({"id": "", "password": "12345678"}, "id"),
-        ({"id": "x" * 49, "password": "12345678"}, "id"),
-        ({"id": "CP", "password": "12345678", "protocol": "ocpp2.1"}, "protocol"),
-        ({"id": "CP", "password": "12345678", "colour": "red"}, "colour"),
-        ({"password": "12345678"}, "id"),
+        ({"id": "a/b", "password": "1234567890123456"}, "id"),
+        ({"id": "", "password": "1234567890123456"}, "id"),
+        ({"id": "x" * 49, "password": "1234567890123456"}, "id"),
+        ({"id": "CP", "password": "1234567890123456", "protocol": "ocpp2.1"}, "protocol"),
+        ({"id": "CP", "password": "1234567890123456", "colour": "red"}, "colour"),
+        ({"password": "1234567890123456"}, "id"),
     ],
 )
 async def test_create_validation(api: Api, body: dict[str, object], field: str) -> None:
@@ -113,7 +130,8 @@ async def test_bad_json_and_non_object_bodies(api: Api) -> None:
     nan = await api.call(
         "POST",
         CP,
-        data=b'{"id": "CP", "password": "12345678", "location": {"latitude": NaN, "longitude": 0}}',
+        data=b'{"id": "CP", "password": "1234567890123456", '
+        b'"location": {"latitude": NaN, "longitude": 0}}',
     )
     assert nan.body["error"]["code"] == "invalid_json"
     listed = await api.post(CP, ["CP"])
@@ -237,7 +255,11 @@ async def test_list_pages_by_id(api: Api) -> None:
 async def test_patch(api: Api) -> None:
     await api.post(
         CP,
-        {"id": "CP-4", "password": "first-password", "location": {"latitude": 1, "longitude": 2}},
+        {
+            "id": "CP-4",
+            "password": "first-password-1234",
+            "location": {"latitude": 1, "longitude": 2},
+        },
     )
     reply = await api.patch(
         f"{CP}/CP-4", {"time_zone": "America/New_York", "protocol": "ocpp2.0.1"}
@@ -256,13 +278,13 @@ async def test_patch(api: Api) -> None:
 
     async with api.pool.acquire() as conn:
         before = (await charge_points.credentials(conn, "CP-4") or ("", None))[0]
-    assert (await api.patch(f"{CP}/CP-4", {"password": "second-password"})).status == 200
+    assert (await api.patch(f"{CP}/CP-4", {"password": "second-password-1234"})).status == 200
     async with api.pool.acquire() as conn:
         after = (await charge_points.credentials(conn, "CP-4") or ("", None))[0]
     assert after is not None
     assert after != before
-    assert await verify_password("second-password", after)
-    assert not await verify_password("first-password", after)
+    assert await verify_password("second-password-1234", after)
+    assert not await verify_password("first-password-1234", after)
 
     for body, field in (
         ({"password": "short"}, "password"),

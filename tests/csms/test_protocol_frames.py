@@ -209,3 +209,19 @@ async def test_every_frame_is_logged_in_and_out(system: System, cp: ClientConnec
     page = await system.api("GET", "/charge-points/CP-RAW/messages?limit=2", expect=200)
     assert [m["unique_id"] for m in page["items"]] == ["-1", None]
     assert page["next"] is not None
+
+
+async def test_changed_password_takes_effect_despite_the_verification_cache(
+    system: System,
+) -> None:
+    await system.register("CP-ROTATE")
+    first = await _open(system, "CP-ROTATE")  # verified once, then remembered
+    await first.close()
+    await system.api(
+        "PATCH", "/charge-points/CP-ROTATE", {"password": "rotated-password-99"}, expect=200
+    )
+    with pytest.raises(InvalidStatus) as refused:
+        await _open(system, "CP-ROTATE")
+    assert refused.value.response.status_code == 401
+    second = await _open(system, "CP-ROTATE", "rotated-password-99")
+    await second.close()

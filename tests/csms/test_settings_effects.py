@@ -32,7 +32,7 @@ async def test_auto_registration_and_pending_boot(open_system: System) -> None:
     async with connect(
         url,
         subprotocols=["ocpp2.0.1"],  # type: ignore[list-item]
-        additional_headers=basic_auth("NEW-CP", "first-password"),
+        additional_headers=basic_auth("NEW-CP", "first-password-123"),
     ) as ws:
         boot = {"chargingStation": {"vendorName": "V", "model": "M"}, "reason": "PowerUp"}
         await ws.send(json.dumps([2, "b1", "BootNotification", boot]))
