@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import logging
 from datetime import UTC, datetime
@@ -95,10 +96,8 @@ async def handler(connection: ServerConnection) -> None:
     assert connection.request is not None
     charge_point_id = connection.request.path.rsplit("/", 1)[-1]
     cls = Baseline201 if connection.subprotocol == "ocpp2.0.1" else Baseline16
-    try:
+    with contextlib.suppress(Exception):  # a closed connection ends the handler
         await cls(charge_point_id, connection).start()
-    except Exception:  # noqa: S110 - a closed connection ends the handler
-        pass
 
 
 async def main(host: str, port: int) -> None:

@@ -34,7 +34,7 @@ ADMIN_TOKEN = "bench-admin-token"
 
 def raise_open_file_limit() -> int:
     """As many descriptors as the hard limit allows (tens of thousands of sockets)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = hard if hard != resource.RLIM_INFINITY else 1_048_576
     resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     return target
