@@ -26,21 +26,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from jsonschema.exceptions import ValidationError as SchemaValidationError
 from ocpp import routing as ocpp_routing
-from ocpp.charge_point import (
-    ChargePoint,
-    camel_to_snake_case,
-    remove_nones,
-    serialize_as_dict,
-    snake_to_camel_case,
-)
+from ocpp.charge_point import ChargePoint, remove_nones, serialize_as_dict
 from ocpp.exceptions import OCPPError
-from ocpp.messages import get_validator
 
+from csms.casing import to_camel, to_snake
 from csms.errors import InvalidInput
 from csms.logs import get_logger
 from csms.message_log import FrameLog
+from csms.validation import SchemaViolation, validator
 
 if TYPE_CHECKING:
     from csms.services import Services
@@ -69,7 +63,6 @@ class ErrorCodes:
     format: str
     occurrence: str
     message_type: str
-    decimal_actions: frozenset[str] = frozenset()
 
 
 V16_ERRORS = ErrorCodes(
@@ -77,8 +70,6 @@ V16_ERRORS = ErrorCodes(
     format="FormationViolation",
     occurrence="OccurenceConstraintViolation",
     message_type="FormationViolation",
-    # Schedules carry one-decimal floats; validate them as Decimal (jsonschema#247).
-    decimal_actions=frozenset({"SetChargingProfile", "RemoteStartTransaction"}),
 )
 V201_ERRORS = ErrorCodes(
     bad_frame="RpcFrameworkError",
@@ -200,7 +191,7 @@ class OcppEndpoint(ChargePoint):  # type: ignore[misc]  # the ocpp library is un
         self._validate(action, payload, CALL)
         handler: Callable[..., Any] = handlers["_on_action"]
         try:
-            response = await handler(**camel_to_snake_case(payload))
+            response = await handler(**to_snake(payload))
         except RpcError:
             raise
         except InvalidInput as exc:
@@ -209,7 +200,7 @@ class OcppEndpoint(ChargePoint):  # type: ignore[misc]  # the ocpp library is un
             # The charger gets a generic error; the details stay in our log.
             log.exception("handler_failed", action=action)
             raise RpcError("InternalError", "An internal error occurred") from exc
-        result: dict[str, Any] = snake_to_camel_case(remove_nones(serialize_as_dict(response)))
+        result: dict[str, Any] = to_camel(remove_nones(serialize_as_dict(response)))
         try:
             self._validate(action, result, CALLRESULT)
         except RpcError as exc:
@@ -218,25 +209,16 @@ class OcppEndpoint(ChargePoint):  # type: ignore[misc]  # the ocpp library is un
         return result
 
     def _validate(self, action: str, payload: dict[str, Any], message_type: int) -> None:
-        parse_float: Callable[[str], Any] = float
-        if action in self.errors.decimal_actions:
-            import decimal
-
-            parse_float = decimal.Decimal
-            payload = json.loads(json.dumps(payload), parse_float=decimal.Decimal)
+        validate = validator(self.ocpp_version, action, response=message_type == CALLRESULT)
+        if validate is None:
+            raise RpcError("NotSupported", f"No schema for {action}")
         try:
-            validator = get_validator(
-                message_type, action, self.ocpp_version, parse_float=parse_float
-            )
-        except OSError as exc:
-            raise RpcError("NotSupported", f"No schema for {action}") from exc
-        error = next(iter(validator.iter_errors(payload)), None)
-        if error is not None:
-            raise self._schema_error(error)
+            validate(payload)
+        except SchemaViolation as violation:
+            raise self._schema_error(violation) from violation
 
-    def _schema_error(self, error: SchemaValidationError) -> RpcError:
-        where = "/".join(str(p) for p in error.absolute_path) or "(payload)"
-        keyword = error.validator
+    def _schema_error(self, error: SchemaViolation) -> RpcError:
+        keyword = error.keyword
         if keyword == "type":
             code = "TypeConstraintViolation"
         elif keyword == "required":
@@ -247,4 +229,4 @@ class OcppEndpoint(ChargePoint):  # type: ignore[misc]  # the ocpp library is un
             code = self.errors.occurrence
         else:  # enum, maxLength, minimum, pattern, format, ...
             code = "PropertyConstraintViolation"
-        return RpcError(code, f"{where}: {error.message}"[:500])
+        return RpcError(code, str(error)[:500])
