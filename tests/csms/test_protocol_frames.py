@@ -49,6 +49,17 @@ async def cp(system: System) -> AsyncIterator[ClientConnection]:
 BOOT = {"chargePointVendor": "V", "chargePointModel": "M"}
 
 
+async def test_timestamps_without_offset_pass_and_garbage_does_not(cp: ClientConnection) -> None:
+    status = {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
+    # Some chargers drop the Z; OCPP means UTC, so it is accepted.
+    reply = await _exchange(
+        cp, [2, "t1", "StatusNotification", {**status, "timestamp": "2026-01-15T12:00:00"}]
+    )
+    assert reply == [3, "t1", {}]
+    reply = await _exchange(cp, [2, "t2", "StatusNotification", {**status, "timestamp": "soon"}])
+    assert reply[:3] == [4, "t2", "PropertyConstraintViolation"]
+
+
 @pytest.mark.parametrize(
     ("frame", "expected"),
     [
@@ -83,17 +94,6 @@ BOOT = {"chargePointVendor": "V", "chargePointModel": "M"}
         ),
     ],
 )
-async def test_timestamps_without_offset_pass_and_garbage_does_not(cp: ClientConnection) -> None:
-    status = {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
-    # Some chargers drop the Z; OCPP means UTC, so it is accepted.
-    reply = await _exchange(
-        cp, [2, "t1", "StatusNotification", {**status, "timestamp": "2026-01-15T12:00:00"}]
-    )
-    assert reply == [3, "t1", {}]
-    reply = await _exchange(cp, [2, "t2", "StatusNotification", {**status, "timestamp": "soon"}])
-    assert reply[:3] == [4, "t2", "PropertyConstraintViolation"]
-
-
 async def test_bad_frames_get_the_16_error_code(
     cp: ClientConnection, frame: Any, expected: list[str]
 ) -> None:
