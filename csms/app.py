@@ -18,6 +18,7 @@ from csms.admin import AdminDeps, create_app, ensure_admin_token
 from csms.chargers import ChargerService
 from csms.clock import Clock, system_clock
 from csms.commands import CommandService, Connections
+from csms.commit import GroupCommit
 from csms.config import Settings
 from csms.device_model import DeviceModelService
 from csms.logs import get_logger
@@ -52,13 +53,16 @@ async def serve(
 ) -> None:
     """Serve until ``stop`` is set."""
     connections = Connections()
-    chargers = ChargerService(pool, clock, auto_register=settings.auto_register_charge_points)
-    sessions = SessionService(pool, clock)
+    commit = GroupCommit(pool, writers=settings.group_commit_writers)
+    chargers = ChargerService(
+        pool, clock, commit, auto_register=settings.auto_register_charge_points
+    )
+    sessions = SessionService(pool, clock, commit)
     services = Services(
         chargers=chargers,
         sessions=sessions,
-        transactions=TransactionEventService(pool, clock),
-        device_model=DeviceModelService(pool),
+        transactions=TransactionEventService(clock, commit),
+        device_model=DeviceModelService(commit),
         clock=clock,
         heartbeat_interval_s=settings.heartbeat_interval_s,
         boot_status=settings.boot_registration_status,
@@ -94,6 +98,7 @@ async def serve(
         log.info("csms_ready", ocpp_port=ready.ocpp_port, api_port=ready.api_port)
         async with asyncio.TaskGroup() as group:
             background = [
+                group.create_task(commit.serve(), name="group-commit"),
                 group.create_task(frames.run(), name="frame-log"),
                 group.create_task(worker.run(), name="worker"),
             ]

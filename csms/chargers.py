@@ -11,6 +11,7 @@ import asyncpg
 
 from csms import passwords
 from csms.clock import Clock
+from csms.commit import Committer
 from csms.events import ChargerBooted, StatusChanged
 from csms.logs import get_logger
 from csms.store import charge_points
@@ -28,9 +29,12 @@ class Admission:
 
 
 class ChargerService:
-    def __init__(self, pool: asyncpg.Pool, clock: Clock, *, auto_register: bool = False) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, clock: Clock, commit: Committer, *, auto_register: bool = False
+    ) -> None:
         self._pool = pool
         self._clock = clock
+        self._commit = commit
         self._auto_register = auto_register
         self._verified = passwords.VerifiedCache()
 
@@ -87,25 +91,30 @@ class ChargerService:
     ) -> tuple[str, datetime]:
         """Record a boot with the registration status we answer; return it and the time."""
         now = self._clock()
-        async with self._pool.acquire() as conn:
+
+        async def work(conn: asyncpg.Connection) -> None:
             await charge_points.record_boot(conn, charge_point_id, boot, status, now)
+
+        await self._commit.run(work)
         log.info(
             "charger_booted", vendor=boot.vendor, model=boot.model, firmware=boot.firmware_version
         )
         return status, now
 
-    async def heartbeat(self, charge_point_id: str) -> datetime:
-        now = self._clock()
-        async with self._pool.acquire() as conn:
-            await charge_points.touch(conn, {charge_point_id: now})
-        return now
+    def heartbeat(self) -> datetime:
+        """The server time. Nothing to store: ``last_seen_at`` moves with the frame log."""
+        return self._clock()
 
     async def status(self, charge_point_id: str, status: StatusChanged) -> None:
-        async with self._pool.acquire() as conn, conn.transaction():
+        async def work(conn: asyncpg.Connection) -> None:
             await charge_points.record_status(conn, charge_point_id, status)
+
+        await self._commit.run(work)
 
     async def event(
         self, charge_point_id: str, kind: str, status: str | None, payload: dict[str, Any]
     ) -> None:
-        async with self._pool.acquire() as conn:
+        async def work(conn: asyncpg.Connection) -> None:
             await charge_points.record_event(conn, charge_point_id, kind, status, payload)
+
+        await self._commit.run(work)

@@ -70,12 +70,58 @@ class Settings(BaseSettings):
     db_pool_max: int = Field(default=10, ge=1)
     db_command_timeout_s: float = Field(default=10.0, gt=0)
 
+    group_commit_writers: int = Field(
+        default=2, ge=1, description="Connections that commit batched OCPP writes in turn."
+    )
     message_log_flush_ms: int = Field(default=50, ge=1)
     message_log_max_frame_chars: int = Field(
         default=64 * 1024, ge=256, description="Longer frames are stored truncated."
     )
     worker_poll_interval_s: float = Field(default=1.0, gt=0)
     shutdown_timeout_s: float = Field(default=10.0, gt=0)
+
+    # --- Smartcar (smartcar_bridge; built by csms.vehicles.VehicleService.from_settings) ---
+    # Unset client id: Smartcar is off and its routes answer 503. Base URLs are origins;
+    # the real paths are appended, so tests and the demo point all four at the simulator.
+    smartcar_client_id: str | None = Field(default=None, description="Unset: Smartcar off.")
+    smartcar_client_secret: SecretStr | None = None
+    smartcar_redirect_uri: str = Field(
+        default="http://localhost:8080/api/v1/smartcar/callback",
+        description="Registered in the Smartcar Dashboard; served by the admin API.",
+    )
+    smartcar_connect_url: str = "https://connect.smartcar.com"
+    smartcar_auth_url: str = "https://auth.smartcar.com"
+    smartcar_api_url: str = "https://api.smartcar.com"
+    smartcar_vehicle_api_url: str = Field(
+        default="https://vehicle.api.smartcar.com", description="Vehicle API v3."
+    )
+    smartcar_api_version: Literal["2.0", "3"] = "2.0"
+    smartcar_connect_mode: Literal["live", "simulated", "test"] = "live"
+    smartcar_token_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "URL-safe base64 of 32 bytes; encrypts tokens at rest. Unset: generated on first"
+            " start into <data_dir>/smartcar-token.key (set it when several instances share"
+            " one database)."
+        ),
+    )
+    smartcar_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Application management token: verifies webhooks. Unset: webhooks off.",
+    )
+    smartcar_webhook_unsigned_verify: Literal["never", "window", "always"] = Field(
+        default="window",
+        description="Unsigned VERIFY answered never, in an operator-opened window, or always.",
+    )
+    smartcar_read_timeout_s: float = Field(default=30.0, gt=0)
+    smartcar_command_timeout_s: float = Field(default=310.0, gt=0)
+    smartcar_token_timeout_s: float = Field(default=30.0, gt=0)
+    smartcar_max_attempts: int = Field(default=3, ge=1, le=10)
+    smartcar_app_requests_per_minute: float = Field(default=2.0, gt=0)
+    smartcar_app_burst: float = Field(default=120.0, ge=1)
+    smartcar_vehicle_requests_per_minute: float = Field(default=2.0, gt=0)
+    smartcar_vehicle_burst: float = Field(default=10.0, ge=1)
+    # --- end Smartcar ---------------------------------------------------------------------
 
     @classmethod
     def settings_customise_sources(

@@ -7,15 +7,18 @@ from typing import Any
 
 import asyncpg
 
+from csms.commit import Committer
 from csms.store import device_model as store
 
 __all__ = ["DeviceModelService"]
 
 
 class DeviceModelService:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
+    def __init__(self, commit: Committer) -> None:
+        self._commit = commit
 
     async def report(self, charge_point_id: str, rows: Sequence[dict[str, Any]]) -> None:
-        async with self._pool.acquire() as conn, conn.transaction():
+        async def work(conn: asyncpg.Connection) -> None:
             await store.upsert(conn, charge_point_id, rows)
+
+        await self._commit.run(work)

@@ -13,6 +13,7 @@ import asyncpg
 
 from csms import authorization
 from csms.clock import Clock
+from csms.commit import Committer
 from csms.events import (
     AuthorizationStatus,
     IdTokenInfo,
@@ -21,7 +22,7 @@ from csms.events import (
     TransactionStarted,
 )
 from csms.logs import get_logger
-from csms.store import id_tokens
+from csms.store import Row, id_tokens
 from csms.store import sessions as store
 
 __all__ = ["SessionService", "StartOutcome"]
@@ -59,9 +60,10 @@ def _stop_key(ended: TransactionEnded) -> str:
 
 
 class SessionService:
-    def __init__(self, pool: asyncpg.Pool, clock: Clock) -> None:
+    def __init__(self, pool: asyncpg.Pool, clock: Clock, commit: Committer) -> None:
         self._pool = pool
         self._clock = clock
+        self._commit = commit
 
     async def authorize(self, id_token: str) -> IdTokenInfo:
         async with self._pool.acquire() as conn:
@@ -73,7 +75,8 @@ class SessionService:
     ) -> StartOutcome:
         """Record a transaction start. Unknown or blocked tokens are recorded too (the
         charger already started; the answer tells it the token's status)."""
-        async with self._pool.acquire() as conn, conn.transaction():
+
+        async def work(conn: asyncpg.Connection) -> tuple[IdTokenInfo, Row, bool]:
             token = await id_tokens.lookup(conn, started.id_token)
             info = authorization.decide(token, self._clock())
             row, created = await store.insert_started(
@@ -85,6 +88,9 @@ class SessionService:
                 id_token_status=info.status.value,
                 account_id=None if token is None else token["account_id"],
             )
+            return info, row, created
+
+        info, row, created = await self._commit.run(work)
         if not created:
             # The first answer stands, even if the token changed since.
             info = IdTokenInfo(
@@ -111,7 +117,8 @@ class SessionService:
     ) -> int:
         """Store samples (duplicates ignored); return how many were new. Samples for a
         transaction we do not know are kept with the transaction id as reported."""
-        async with self._pool.acquire() as conn, conn.transaction():
+
+        async def work(conn: asyncpg.Connection) -> int:
             session_id = None
             if transaction_id is not None:
                 session_id = await store.find_id_by_transaction(
@@ -129,13 +136,16 @@ class SessionService:
                 samples=samples,
             )
 
+        return await self._commit.run(work)
+
     async def stop(
         self, charge_point_id: str, protocol: str, ended: TransactionEnded
     ) -> IdTokenInfo | None:
         """Close a transaction. A replayed stop changes nothing; a stop for a transaction we
         do not know is recorded as an orphan and answered normally."""
         now = self._clock()
-        async with self._pool.acquire() as conn, conn.transaction():
+
+        async def work(conn: asyncpg.Connection) -> IdTokenInfo | None:
             info = None
             if ended.id_token is not None:
                 info = authorization.decide(await id_tokens.lookup(conn, ended.id_token), now)
@@ -181,4 +191,6 @@ class SessionService:
                 transaction_id=ended.transaction_id,
                 samples=ended.samples,
             )
-        return info
+            return info
+
+        return await self._commit.run(work)

@@ -15,6 +15,7 @@ import asyncpg
 
 from csms import authorization
 from csms.clock import Clock
+from csms.commit import Committer
 from csms.events import AuthorizationStatus, IdTokenInfo, TransactionEventReceived
 from csms.logs import get_logger
 from csms.store import id_tokens
@@ -29,15 +30,16 @@ NO_AUTHORIZATION = "NoAuthorization"
 
 
 class TransactionEventService:
-    def __init__(self, pool: asyncpg.Pool, clock: Clock) -> None:
-        self._pool = pool
+    def __init__(self, clock: Clock, commit: Committer) -> None:
         self._clock = clock
+        self._commit = commit
 
     async def handle(
         self, charge_point_id: str, protocol: str, event: TransactionEventReceived
     ) -> IdTokenInfo | None:
         """Apply one event; return the id token's status when the event carries a token."""
-        async with self._pool.acquire() as conn, conn.transaction():
+
+        async def work(conn: asyncpg.Connection) -> IdTokenInfo | None:
             token_row = None
             info: IdTokenInfo | None = None
             if event.id_token is not None:
@@ -93,6 +95,9 @@ class TransactionEventService:
                         energy = bounds["last_wh"] - bounds["first_wh"]
                         changes["energy_wh"] = energy if energy >= 0 else None
             await store.update_session(conn, session["id"], changes)
+            return info
+
+        info = await self._commit.run(work)
         log.info(
             "transaction_event",
             transaction_id=event.transaction_id,

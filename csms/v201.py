@@ -51,7 +51,7 @@ class V201ChargePoint(OcppEndpoint):
 
     @on(Action.heartbeat)
     async def on_heartbeat(self) -> call_result.Heartbeat:
-        now = await self._services.chargers.heartbeat(self.id)
+        now = self._services.chargers.heartbeat()
         return call_result.Heartbeat(current_time=format_timestamp(now))
 
     @on(Action.status_notification)
