@@ -8,6 +8,7 @@ a replay must return the first answer and change nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import asyncpg
 
@@ -114,29 +115,12 @@ class SessionService:
         connector_id: int,
         transaction_id: str | None,
         samples: Sequence[MeterSample],
-    ) -> int:
-        """Store samples (duplicates ignored); return how many were new. Samples for a
-        transaction we do not know are kept with the transaction id as reported."""
-
-        async def work(conn: asyncpg.Connection) -> int:
-            session_id = None
-            if transaction_id is not None:
-                session_id = await store.find_id_by_transaction(
-                    conn, charge_point_id, transaction_id
-                )
-                if session_id is None:
-                    log.warning("meter_values_unknown_transaction", transaction_id=transaction_id)
-            return await store.insert_samples(
-                conn,
-                charge_point_id=charge_point_id,
-                session_id=session_id,
-                evse_id=evse_id,
-                connector_id=connector_id,
-                transaction_id=transaction_id,
-                samples=samples,
-            )
-
-        return await self._commit.run(work)
+    ) -> None:
+        """Store samples (duplicates ignored). Samples for a transaction we do not know are
+        kept with the transaction id as reported. The hottest message of all: many chargers'
+        MeterValues are written together (see ``_write_meter_values``)."""
+        item = _MeterValues(charge_point_id, evse_id, connector_id, transaction_id, samples)
+        await self._commit.run_batched(_write_meter_values, item)
 
     async def stop(
         self, charge_point_id: str, protocol: str, ended: TransactionEnded
@@ -194,3 +178,42 @@ class SessionService:
             return info
 
         return await self._commit.run(work)
+
+
+class _MeterValues(NamedTuple):
+    charge_point_id: str
+    evse_id: int
+    connector_id: int
+    transaction_id: str | None
+    samples: Sequence[MeterSample]
+
+
+async def _write_meter_values(conn: asyncpg.Connection, items: list[_MeterValues]) -> list[None]:
+    """One lookup of the sessions and one insert of all samples, for any number of messages."""
+    known = await store.find_ids_by_transactions(
+        conn, {(i.charge_point_id, i.transaction_id) for i in items if i.transaction_id}
+    )
+    rows: list[store.SampleRow] = []
+    for item in items:
+        session_id = None
+        if item.transaction_id is not None:
+            session_id = known.get((item.charge_point_id, item.transaction_id))
+            if session_id is None:
+                log.warning(
+                    "meter_values_unknown_transaction",
+                    charge_point_id=item.charge_point_id,
+                    transaction_id=item.transaction_id,
+                )
+        rows.extend(
+            store.SampleRow(
+                item.charge_point_id,
+                session_id,
+                item.evse_id,
+                item.connector_id,
+                item.transaction_id,
+                sample,
+            )
+            for sample in item.samples
+        )
+    await store.insert_sample_rows(conn, rows)
+    return [None] * len(items)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 import asyncpg
 
@@ -77,18 +78,6 @@ async def lock_by_transaction(
     )
 
 
-async def find_id_by_transaction(
-    conn: asyncpg.Connection, charge_point_id: str, transaction_id: str
-) -> int | None:
-    value: int | None = await conn.fetchval(
-        """SELECT id FROM sessions
-           WHERE charge_point_id = $1 AND transaction_id = $2 AND status <> 'orphaned'""",
-        charge_point_id,
-        transaction_id,
-    )
-    return value
-
-
 async def complete(
     conn: asyncpg.Connection,
     session_id: int,
@@ -146,6 +135,15 @@ async def insert_orphan_stop(
     return session_id
 
 
+class SampleRow(NamedTuple):
+    charge_point_id: str
+    session_id: int | None
+    evse_id: int
+    connector_id: int
+    transaction_id: str | None
+    sample: MeterSample
+
+
 async def insert_samples(
     conn: asyncpg.Connection,
     *,
@@ -156,22 +154,36 @@ async def insert_samples(
     transaction_id: str | None,
     samples: Sequence[MeterSample],
 ) -> int:
-    """Insert samples, ignoring ones already stored; return how many were new."""
-    if not samples:
+    """Insert one message's samples, ignoring ones already stored; return how many were new."""
+    return await insert_sample_rows(
+        conn,
+        [
+            SampleRow(charge_point_id, session_id, evse_id, connector_id, transaction_id, sample)
+            for sample in samples
+        ],
+    )
+
+
+async def insert_sample_rows(conn: asyncpg.Connection, rows: Sequence[SampleRow]) -> int:
+    """Insert samples of any chargers in one statement; duplicates (a re-sent message, or
+    the same sample twice) are ignored. Return how many were new."""
+    if not rows:
         return 0
+    samples = [row.sample for row in rows]
     status: str = await conn.execute(
         """INSERT INTO meter_samples (charge_point_id, session_id, evse_id, connector_id,
                transaction_id, sampled_at, measurand, phase, location, context, format, unit,
                value, value_numeric, energy_wh)
-           SELECT $1, $2, $3, $4, $5, s.*
-           FROM unnest($6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::text[],
-                       $11::text[], $12::text[], $13::text[], $14::numeric[], $15::bigint[]) AS s
+           SELECT * FROM unnest($1::text[], $2::bigint[], $3::int[], $4::int[], $5::text[],
+                                $6::timestamptz[], $7::text[], $8::text[], $9::text[],
+                                $10::text[], $11::text[], $12::text[], $13::text[],
+                                $14::numeric[], $15::bigint[])
            ON CONFLICT DO NOTHING""",
-        charge_point_id,
-        session_id,
-        evse_id,
-        connector_id,
-        transaction_id,
+        [r.charge_point_id for r in rows],
+        [r.session_id for r in rows],
+        [r.evse_id for r in rows],
+        [r.connector_id for r in rows],
+        [r.transaction_id for r in rows],
         [s.sampled_at for s in samples],
         [s.measurand for s in samples],
         [s.phase for s in samples],
@@ -184,6 +196,23 @@ async def insert_samples(
         [s.energy_wh for s in samples],
     )
     return int(status.rsplit(" ", 1)[1])
+
+
+async def find_ids_by_transactions(
+    conn: asyncpg.Connection, keys: Collection[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """Known (non-orphan) session ids of many (charge point, transaction id) pairs at once."""
+    if not keys:
+        return {}
+    records = await conn.fetch(
+        """SELECT s.charge_point_id, s.transaction_id, s.id
+           FROM unnest($1::text[], $2::text[]) AS k(charge_point_id, transaction_id)
+           JOIN sessions s ON s.charge_point_id = k.charge_point_id
+                          AND s.transaction_id = k.transaction_id AND s.status <> 'orphaned'""",
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+    )
+    return {(r["charge_point_id"], r["transaction_id"]): r["id"] for r in records}
 
 
 async def get(conn: asyncpg.Connection, session_id: int) -> Row | None:
