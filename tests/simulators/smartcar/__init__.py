@@ -1,0 +1,1 @@
+"""Tests of the Smartcar simulator over real loopback HTTP."""
