@@ -9,7 +9,8 @@ import hashlib
 import secrets
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -99,6 +100,16 @@ async def _rotate_token(settings: Settings) -> None:
     print(token)
 
 
+def _run_fast(main: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop where it is installed (not on Windows), else on asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    uvloop.run(main)
+
+
 def _dsn(settings: Settings) -> str | None:
     return settings.database_url.get_secret_value() if settings.database_url else None
 
@@ -115,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     with contextlib.suppress(KeyboardInterrupt):
         if args.command == "serve":
-            asyncio.run(_serve(settings))
+            _run_fast(_serve(settings))
         elif args.command == "migrate":
             asyncio.run(_migrate(settings))
         elif args.command == "admin-token":

@@ -20,12 +20,16 @@ from csms.store import charge_points
 from csms.store import message_log as store
 from csms.store.message_log import LoggedFrame
 
-__all__ = ["FrameLog"]
+__all__ = ["Described", "FrameLog"]
 
 log = get_logger(__name__)
 
 
-def _describe(frame: str) -> tuple[int | None, str | None, str | None]:
+# Message type, unique id and action of a frame, as far as they could be read.
+Described = tuple[int | None, str | None, str | None]
+
+
+def _describe(frame: str) -> Described:
     """Message type, unique id and action of a frame, as far as they can be read."""
     try:
         parsed = json.loads(frame)
@@ -52,8 +56,11 @@ class FrameLog:
         self._buffer: list[LoggedFrame] = []
         self._wake = asyncio.Event()
 
-    def record(self, charge_point_id: str, direction: str, frame: str) -> None:
-        message_type, unique_id, action = _describe(frame)
+    def record(
+        self, charge_point_id: str, direction: str, frame: str, described: Described | None = None
+    ) -> None:
+        """Buffer a frame; pass ``described`` when the caller parsed it already."""
+        message_type, unique_id, action = described or _describe(frame)
         truncated = len(frame) > self._max
         self._buffer.append(
             LoggedFrame(

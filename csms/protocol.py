@@ -21,11 +21,11 @@ Every frame in and out goes to the frame log. Handlers run one at a time per con
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+import orjson
 from ocpp import routing as ocpp_routing
 from ocpp.charge_point import ChargePoint, remove_nones, serialize_as_dict
 from ocpp.exceptions import OCPPError
@@ -33,7 +33,7 @@ from ocpp.exceptions import OCPPError
 from csms.casing import to_camel, to_snake
 from csms.errors import InvalidInput
 from csms.logs import get_logger
-from csms.message_log import FrameLog
+from csms.message_log import Described, FrameLog
 from csms.validation import SchemaViolation, validator
 
 if TYPE_CHECKING:
@@ -119,33 +119,39 @@ class OcppEndpoint(ChargePoint):  # type: ignore[misc]  # the ocpp library is un
                 self._frames.record(self.id, "in", raw.decode("utf-8", "replace"))
                 await self._send_error("-1", self.errors.bad_frame, "Binary frames are not OCPP-J")
                 continue
-            self._frames.record(self.id, "in", raw)
             await self.route_message(raw)
 
-    async def _send(self, message: str) -> None:
-        self._frames.record(self.id, "out", message)
+    async def _send(self, message: str, described: Described | None = None) -> None:
+        """Send a frame and log it; ``described`` saves the log from parsing it again."""
+        self._frames.record(self.id, "out", message, described)
         await self._connection.send(message)
 
     async def _send_error(
         self, unique_id: str, code: str, description: str, details: dict[str, Any] | None = None
     ) -> None:
-        await self._send(
-            json.dumps(
-                [CALLERROR, unique_id, code, description, details or {}], separators=(",", ":")
-            )
-        )
+        frame = [CALLERROR, unique_id, code, description, details or {}]
+        await self._send(orjson.dumps(frame).decode(), (CALLERROR, unique_id, None))
 
     async def route_message(self, raw_msg: str) -> None:
         try:
-            frame = json.loads(raw_msg)
-        except ValueError:
+            frame = orjson.loads(raw_msg)
+        except orjson.JSONDecodeError:
+            self._frames.record(self.id, "in", raw_msg, (None, None, None))
             await self._send_error("-1", self.errors.bad_frame, "Frame is not valid JSON")
             return
         if not isinstance(frame, list) or not frame or not isinstance(frame[0], int):
+            self._frames.record(self.id, "in", raw_msg, (None, None, None))
             await self._send_error("-1", self.errors.bad_frame, "Frame is not an OCPP-J array")
             return
         message_type = frame[0]
         unique_id = frame[1] if len(frame) > 1 and isinstance(frame[1], str) else None
+        action = frame[2] if message_type == CALL and len(frame) > 2 else None
+        self._frames.record(
+            self.id,
+            "in",
+            raw_msg,
+            (message_type, unique_id, action if isinstance(action, str) else None),
+        )
         if unique_id is None:
             await self._send_error("-1", self.errors.bad_frame, "MessageId cannot be read")
             return
@@ -178,7 +184,9 @@ class OcppEndpoint(ChargePoint):  # type: ignore[misc]  # the ocpp library is un
         except RpcError as error:
             await self._send_error(unique_id, error.code, error.description, error.details)
             return
-        await self._send(json.dumps([CALLRESULT, unique_id, result], separators=(",", ":")))
+        await self._send(
+            orjson.dumps([CALLRESULT, unique_id, result]).decode(), (CALLRESULT, unique_id, None)
+        )
 
     async def _dispatch(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         handlers = self.route_map.get(action)
