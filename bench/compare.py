@@ -22,11 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.loadgen import MIXES, LoadResult, LoadSpec, run_load
+from bench.loadgen import MIXES, LoadSpec, run_load
 from bench.servers import (
     PASSWORD,
     Database,
-    Server,
     raise_open_file_limit,
     start_ours,
     start_script,
@@ -43,19 +42,9 @@ class Figures:
     p99: float
     failed: int
     cpu_ms_per_rt: float
+    db_ms_per_rt: float
     rss_kib_per_conn: float
     persisted: str
-
-
-def _measure(server: Server, spec: LoadSpec, baseline_rss: int) -> tuple[LoadResult, float, int]:
-    marks: dict[str, float] = {}
-
-    def on_window(edge: str) -> None:
-        marks[edge] = server.cpu_seconds()
-
-    result = asyncio.run(run_load(spec, on_window))
-    cpu = marks.get("end", 0.0) - marks.get("start", 0.0)
-    return result, cpu, baseline_rss
 
 
 def run_target(name: str, spec: LoadSpec, database: Database | None, workers: int) -> Figures:
@@ -77,11 +66,13 @@ def run_target(name: str, spec: LoadSpec, database: Database | None, workers: in
         def on_window(edge: str) -> None:
             nonlocal rss_loaded
             marks[edge] = server.cpu_seconds()
+            marks[f"db-{edge}"] = server.cpu_seconds(database_only=True)
             if edge == "start":
                 rss_loaded = server.rss_bytes()
 
         result = asyncio.run(run_load(run_spec, on_window))
         cpu = marks.get("end", 0.0) - marks.get("start", 0.0)
+        db_cpu = marks.get("db-end", 0.0) - marks.get("db-start", 0.0)
         persisted = "-"
         if name == "ours" and spec.mix == "meter":
             assert database is not None
@@ -110,6 +101,7 @@ def run_target(name: str, spec: LoadSpec, database: Database | None, workers: in
         p99=result.percentile(99),
         failed=result.failed,
         cpu_ms_per_rt=cpu * 1000 / result.ok if result.ok else float("nan"),
+        db_ms_per_rt=db_cpu * 1000 / result.ok if result.ok else float("nan"),
         rss_kib_per_conn=max(0, rss_loaded - idle_rss) / 1024 / connections,
         persisted=persisted,
     )
@@ -126,6 +118,7 @@ def _median(runs: list[Figures]) -> Figures:
         p99=med("p99"),
         failed=sum(r.failed for r in runs),
         cpu_ms_per_rt=med("cpu_ms_per_rt"),
+        db_ms_per_rt=med("db_ms_per_rt"),
         rss_kib_per_conn=med("rss_kib_per_conn"),
         persisted=",".join(sorted({r.persisted for r in runs})),
     )
@@ -178,14 +171,15 @@ def main() -> None:
     )
     header = (
         f"{'target':<10}{'rt/s':>10}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
-        f"{'failed':>8}{'cpu ms/rt':>11}{'KiB/conn':>10}  persisted"
+        f"{'failed':>8}{'cpu ms/rt':>11}{'of it db':>10}{'KiB/conn':>10}  persisted"
     )
     print(header)
     print("-" * len(header))
     for name, f in results.items():
         print(
             f"{name:<10}{f.rps:>10.0f}{f.p50:>9.2f}{f.p90:>9.2f}{f.p99:>9.2f}{f.failed:>8}"
-            f"{f.cpu_ms_per_rt:>11.3f}{f.rss_kib_per_conn:>10.1f}  {f.persisted}"
+            f"{f.cpu_ms_per_rt:>11.3f}{f.db_ms_per_rt:>10.3f}{f.rss_kib_per_conn:>10.1f}"
+            f"  {f.persisted}"
         )
     if "ours" in results:
         print()

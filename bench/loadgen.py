@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
 MIXES = ("meter", "heartbeat", "status", "transaction")
@@ -146,15 +146,15 @@ class _Charger:
     async def call(self, action: str, payload: dict[str, Any]) -> Any:
         assert self.ws is not None
         unique_id = str(next(self.ids))
-        await self.ws.send(json.dumps([2, unique_id, action, payload], separators=(",", ":")))
+        await self.ws.send(orjson.dumps([2, unique_id, action, payload]).decode())
         while True:
-            reply = json.loads(await asyncio.wait_for(self.ws.recv(), self.spec.call_timeout_s))
+            reply = orjson.loads(await asyncio.wait_for(self.ws.recv(), self.spec.call_timeout_s))
             if reply[1] == unique_id and reply[0] in (3, 4):
                 if reply[0] == 4:
                     raise RuntimeError(f"{action}: {reply[2]} {reply[3]}")
                 return reply[2]
             if reply[0] == 2:  # a call from the server: answer it empty
-                await self.ws.send(json.dumps([3, reply[1], {}]))
+                await self.ws.send(orjson.dumps([3, reply[1], {}]).decode())
 
     def now(self) -> str:
         return _iso(T0 + timedelta(seconds=next(self.clock)))

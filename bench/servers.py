@@ -58,9 +58,9 @@ class Server:
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ocpp"
 
-    def _processes(self) -> list[psutil.Process]:
+    def _processes(self, pids: list[int] | None = None) -> list[psutil.Process]:
         found = []
-        for pid in [self.process.pid, *self.extra_pids]:
+        for pid in pids if pids is not None else [self.process.pid, *self.extra_pids]:
             try:
                 proc = psutil.Process(pid)
                 found.append(proc)
@@ -69,9 +69,10 @@ class Server:
                 continue
         return found
 
-    def cpu_seconds(self) -> float:
+    def cpu_seconds(self, *, database_only: bool = False) -> float:
+        """CPU time of the server and its database, or of the database alone."""
         total = 0.0
-        for proc in self._processes():
+        for proc in self._processes(self.extra_pids if database_only else None):
             try:
                 times = proc.cpu_times()
                 total += times.user + times.system
