@@ -187,9 +187,7 @@ def start_ours(
         "CSMS_DB_POOL_MAX": "20",
         **(extra_env or {}),
     }
-    command = [sys.executable, "-m", "csms", "serve"]
-    if workers != 1:
-        command += ["--workers", str(workers)]
+    command = [sys.executable, "-m", "csms", "serve", "--workers", str(workers)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)  # noqa: S603
     _wait_listening(port, process)
     return Server("ours", port, process, extra_pids=database.pids())

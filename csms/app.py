@@ -17,6 +17,7 @@ from aiohttp import web
 from csms.admin import AdminDeps, create_app, ensure_admin_token
 from csms.chargers import ChargerService
 from csms.clock import Clock, system_clock
+from csms.cluster import Cluster
 from csms.commands import CommandService, Connections
 from csms.commit import GroupCommit
 from csms.config import Settings
@@ -27,6 +28,7 @@ from csms.server import start_ocpp_server
 from csms.services import Services
 from csms.sessions import SessionService
 from csms.transaction_events import TransactionEventService
+from csms.vehicles import VehicleService
 from csms.worker import Worker
 
 __all__ = ["Ready", "serve"]
@@ -73,22 +75,33 @@ async def serve(
         flush_ms=settings.message_log_flush_ms,
         max_frame_chars=settings.message_log_max_frame_chars,
     )
-    commands = CommandService(pool, connections, timeout_s=settings.call_timeout_s)
+    cluster = Cluster(pool)
+    commands = CommandService(pool, connections, timeout_s=settings.call_timeout_s, cluster=cluster)
     worker = Worker(pool, clock, handlers={}, poll_interval_s=settings.worker_poll_interval_s)
     configured = settings.admin_token.get_secret_value() if settings.admin_token else None
     digest, generated = await ensure_admin_token(pool, configured)
-    await chargers.mark_all_offline()
+    await cluster.start()
 
+    vehicles = VehicleService.from_settings(settings, pool, clock)  # None: Smartcar off
     admin = create_app(
         AdminDeps(
-            pool=pool, commands=commands, connections=connections, token_sha256=digest, clock=clock
+            pool=pool,
+            commands=commands,
+            connections=connections,
+            token_sha256=digest,
+            clock=clock,
+            vehicles=vehicles,
         )
     )
     runner = web.AppRunner(admin, access_log=None, shutdown_timeout=settings.shutdown_timeout_s)
     await runner.setup()
-    ocpp_server = await start_ocpp_server(settings, services, frames, connections, chargers)
+    ocpp_server = await start_ocpp_server(
+        settings, services, frames, connections, chargers, cluster
+    )
     try:
-        site = web.TCPSite(runner, settings.host, settings.api_port)
+        site = web.TCPSite(
+            runner, settings.host, settings.api_port, reuse_port=settings.reuse_port or None
+        )
         await site.start()
         ready = Ready(
             ocpp_port=ocpp_server.sockets[0].getsockname()[1],
@@ -99,6 +112,7 @@ async def serve(
         async with asyncio.TaskGroup() as group:
             background = [
                 group.create_task(commit.serve(), name="group-commit"),
+                group.create_task(cluster.run(), name="cluster"),
                 group.create_task(frames.run(), name="frame-log"),
                 group.create_task(worker.run(), name="worker"),
             ]
@@ -115,4 +129,7 @@ async def serve(
         ocpp_server.close(close_connections=True)
         await runner.cleanup()
         await frames.close()
+        await cluster.stop()
+        if vehicles is not None:
+            await vehicles.close()
         log.info("csms_stopped")

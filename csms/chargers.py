@@ -69,22 +69,17 @@ class ChargerService:
             return None
         return Admission(pinned_protocol=pinned)
 
-    async def connected(self, charge_point_id: str, protocol: str) -> None:
+    async def connected(self, charge_point_id: str, protocol: str, node: str) -> None:
         async with self._pool.acquire() as conn:
             await charge_points.record_connection(
-                conn, charge_point_id, online=True, protocol=protocol, at=self._clock()
+                conn, charge_point_id, online=True, protocol=protocol, at=self._clock(), node=node
             )
 
-    async def disconnected(self, charge_point_id: str) -> None:
+    async def disconnected(self, charge_point_id: str, node: str) -> None:
         async with self._pool.acquire() as conn:
             await charge_points.record_connection(
-                conn, charge_point_id, online=False, protocol=None, at=self._clock()
+                conn, charge_point_id, online=False, protocol=None, at=self._clock(), node=node
             )
-
-    async def mark_all_offline(self) -> None:
-        """At start-up: no connection survives a restart of a single-process server."""
-        async with self._pool.acquire() as conn:
-            await charge_points.mark_all_offline(conn)
 
     async def boot(
         self, charge_point_id: str, boot: ChargerBooted, *, status: str = "Accepted"

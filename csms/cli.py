@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
+import os
 import secrets
 import signal
 import sys
@@ -33,7 +34,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"csms {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run the OCPP server, admin API and worker")
+    serve = commands.add_parser("serve", help="run the OCPP server, admin API and worker")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="server processes sharing the ports (default: CSMS_WORKERS, else one per core)",
+    )
     commands.add_parser("migrate", help="apply database migrations and exit")
     demo = commands.add_parser(
         "demo", help="run a self-contained demo on a temporary embedded database"
@@ -126,7 +134,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     with contextlib.suppress(KeyboardInterrupt):
         if args.command == "serve":
-            _run_fast(_serve(settings))
+            # One per core, at most 8 by default: each holds its own database connections.
+            workers = args.workers or settings.workers or min(8, os.cpu_count() or 1)
+            if workers < 1:
+                print("csms: --workers must be at least 1", file=sys.stderr)
+                return 2
+            if workers == 1:
+                _run_fast(_serve(settings))
+            else:
+                from csms.supervisor import supervise
+
+                _run_fast(supervise(settings, workers, _dsn(settings)))
         elif args.command == "migrate":
             asyncio.run(_migrate(settings))
         elif args.command == "admin-token":

@@ -11,10 +11,12 @@ from typing import Any
 
 import asyncpg
 from ocpp.exceptions import OCPPError, UnknownCallErrorCodeError
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from csms import command_models as m
 from csms import v16_commands, v201_commands
+from csms.cluster import Cluster
 from csms.errors import (
     ChargerCallError,
     ChargerNotConnected,
@@ -59,6 +61,23 @@ class Connections:
     def __len__(self) -> int:
         return len(self._by_id)
 
+    @staticmethod
+    async def close(endpoint: OcppEndpoint, reason: str) -> None:
+        """Close an endpoint's websocket (cleanly if the charger answers in 5 s)."""
+        connection: ServerConnection = endpoint._connection
+        try:
+            async with asyncio.timeout(5):
+                await connection.close(1000, reason)
+        except TimeoutError:
+            connection.transport.abort()
+
+    async def close_stale(self, charge_point_id: str) -> None:
+        """The charger reconnected to another node: drop the connection held here."""
+        endpoint = self._by_id.get(charge_point_id)
+        if endpoint is not None:
+            log.info("connection_taken_over", charge_point_id=charge_point_id)
+            await self.close(endpoint, "connected to another server")
+
 
 def _snake(result: Any) -> dict[str, Any]:
     if is_dataclass(result) and not isinstance(result, type):
@@ -69,10 +88,20 @@ def _snake(result: Any) -> dict[str, Any]:
 
 
 class CommandService:
-    def __init__(self, pool: asyncpg.Pool, connections: Connections, *, timeout_s: float) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        connections: Connections,
+        *,
+        timeout_s: float,
+        cluster: Cluster | None = None,
+    ) -> None:
         self._pool = pool
         self._connections = connections
         self._timeout = timeout_s
+        self._cluster = cluster
+        if cluster is not None:
+            cluster.attach(self.execute_local, connections.close_stale)
 
     async def execute(
         self, charge_point_id: str, command: str, body: m.CommandBody
@@ -88,7 +117,33 @@ class CommandService:
         """
         endpoint = self._connections.get(charge_point_id)
         if endpoint is None:
+            node = None if self._cluster is None else await self._cluster.owner(charge_point_id)
+            if self._cluster is None or node is None or node == self._cluster.node_id:
+                raise ChargerNotConnected(f"charge point {charge_point_id} is not connected")
+            # Connected to another server process: relay the command to it.
+            return await self._cluster.relay(
+                node,
+                charge_point_id,
+                command,
+                body.model_dump(mode="json"),
+                timeout_s=self._timeout + 5,
+            )
+        return await self._run(endpoint, charge_point_id, command, body)
+
+    async def execute_local(
+        self, charge_point_id: str, command: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Run a command relayed from another node on the connection held here."""
+        endpoint = self._connections.get(charge_point_id)
+        if endpoint is None:
             raise ChargerNotConnected(f"charge point {charge_point_id} is not connected")
+        return await self._run(
+            endpoint, charge_point_id, command, m.COMMAND_BODIES[command].model_validate(body)
+        )
+
+    async def _run(
+        self, endpoint: OcppEndpoint, charge_point_id: str, command: str, body: m.CommandBody
+    ) -> dict[str, Any]:
         request = await self._request(endpoint, charge_point_id, body)
         bound = log.bind(charge_point_id=charge_point_id, command=command)
         try:

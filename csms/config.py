@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     db_pool_max: int = Field(default=10, ge=1)
     db_command_timeout_s: float = Field(default=10.0, gt=0)
 
+    workers: int | None = Field(
+        default=None, ge=1, description="Server processes sharing the ports; unset: one per core."
+    )
+    reuse_port: bool = Field(
+        default=False, description="SO_REUSEPORT on both ports (set for worker processes)."
+    )
     group_commit_writers: int = Field(
         default=2, ge=1, description="Connections that commit batched OCPP writes in turn."
     )

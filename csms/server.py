@@ -7,7 +7,6 @@ first. Each connection runs one protocol adapter with its log context bound.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import http
@@ -21,6 +20,7 @@ from websockets.exceptions import ConnectionClosed, NegotiationError
 from websockets.http11 import Request, Response
 
 from csms.chargers import ChargerService
+from csms.cluster import Cluster
 from csms.commands import Connections
 from csms.config import Settings
 from csms.logs import get_logger
@@ -87,12 +87,14 @@ class OcppServer:
         frames: FrameLog,
         connections: Connections,
         chargers: ChargerService,
+        cluster: Cluster,
     ) -> None:
         self._settings = settings
         self._services = services
         self._frames = frames
         self._connections = connections
         self._chargers = chargers
+        self._cluster = cluster
 
     async def process_request(
         self, connection: ServerConnection, request: Request
@@ -163,8 +165,9 @@ class OcppServer:
             previous = self._connections.register(endpoint)
             if previous is not None:
                 log.info("connection_replaced")
-                await self._close_replaced(previous)
-            await self._chargers.connected(charge_point_id, protocol)
+                await self._connections.close(previous, "replaced by a newer connection")
+            await self._chargers.connected(charge_point_id, protocol, self._cluster.node_id)
+            await self._cluster.announce_connection(charge_point_id)
             log.info("charger_connected", remote=str(connection.remote_address))
             try:
                 await endpoint.start()
@@ -172,16 +175,7 @@ class OcppServer:
                 log.info("charger_disconnected", code=closed.rcvd.code if closed.rcvd else None)
             finally:
                 if self._connections.unregister(endpoint):
-                    await self._chargers.disconnected(charge_point_id)
-
-    @staticmethod
-    async def _close_replaced(previous: OcppEndpoint) -> None:
-        connection: ServerConnection = previous._connection
-        try:
-            async with asyncio.timeout(5):
-                await connection.close(1000, "replaced by a newer connection")
-        except TimeoutError:
-            connection.transport.abort()
+                    await self._chargers.disconnected(charge_point_id, self._cluster.node_id)
 
 
 async def start_ocpp_server(
@@ -190,9 +184,11 @@ async def start_ocpp_server(
     frames: FrameLog,
     connections: Connections,
     chargers: ChargerService,
+    cluster: Cluster,
 ) -> Server:
-    """Start listening; the caller closes the returned server."""
-    ocpp = OcppServer(settings, services, frames, connections, chargers)
+    """Start listening; the caller closes the returned server. With ``reuse_port`` several
+    processes share the port (SO_REUSEPORT) and the kernel spreads connections."""
+    ocpp = OcppServer(settings, services, frames, connections, chargers, cluster)
     process_request: Callable[[ServerConnection, Request], Awaitable[Response | None]] = (
         ocpp.process_request
     )
@@ -208,4 +204,5 @@ async def start_ocpp_server(
         max_size=settings.ws_max_message_bytes,
         compression="deflate" if settings.ws_compression else None,
         server_header="csms",
+        reuse_port=settings.reuse_port,
     )

@@ -91,7 +91,7 @@ async def database_url(postgres_dsn: str, template_database: str) -> AsyncIterat
 
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(database_url, min_size=1, max_size=5)
+    pool = await create_pool(database_url, min_size=1, max_size=10)
     yield pool
     await asyncio.wait_for(pool.close(), 10)
 

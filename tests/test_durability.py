@@ -44,7 +44,7 @@ def _start(database_url: str, port: int) -> subprocess.Popen[bytes]:
         "CSMS_LOG_FORMAT": "json",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "csms", "serve"],
+        [sys.executable, "-m", "csms", "serve", "--workers", "1"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

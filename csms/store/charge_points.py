@@ -135,25 +135,28 @@ async def record_connection(
     online: bool,
     protocol: str | None,
     at: datetime,
+    node: str,
 ) -> None:
+    """Online: this node holds the connection now. Offline: only if this node still holds
+    it (the charger may already have reconnected to another process)."""
     if online:
         await conn.execute(
             """UPDATE charge_points SET online = true, connected_protocol = $2,
-                   connected_at = $3, last_seen_at = $3
+                   connected_at = $3, last_seen_at = $3, connected_node = $4
                WHERE id = $1""",
             charge_point_id,
             protocol,
             at,
+            node,
         )
     else:
         await conn.execute(
-            "UPDATE charge_points SET online = false, connected_at = NULL WHERE id = $1",
+            """UPDATE charge_points SET online = false, connected_at = NULL,
+                   connected_node = NULL
+               WHERE id = $1 AND connected_node = $2""",
             charge_point_id,
+            node,
         )
-
-
-async def mark_all_offline(conn: asyncpg.Connection) -> None:
-    await conn.execute("UPDATE charge_points SET online = false, connected_at = NULL WHERE online")
 
 
 async def touch(conn: asyncpg.Connection, seen: dict[str, datetime]) -> None:
