@@ -6,11 +6,13 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
+import json
 import os
 import secrets
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -54,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="sessions per charger (1-5, default 1)",
     )
+    price = commands.add_parser(
+        "price", help="price a session with a tariff (the same code path as the real bill)"
+    )
+    price.add_argument("--tariff", required=True, type=Path, help="OCPI 2.2.1 tariff (JSON)")
+    price.add_argument("--session", required=True, type=Path, help="session document (JSON)")
     token = commands.add_parser("admin-token", help="manage the admin API token")
     token.add_argument("action", choices=["rotate"], help="rotate: generate and print a new one")
     return parser
@@ -118,6 +125,28 @@ def _run_fast(main: Coroutine[Any, Any, None]) -> None:
     uvloop.run(main)
 
 
+def _price(tariff_path: Path, session_path: Path) -> int:
+    """Print the priced session as JSON; exit 2 naming the field when an input is bad."""
+    from csms.errors import InvalidInput
+    from csms.pricing import preview
+
+    documents = []
+    for path in (tariff_path, session_path):
+        try:
+            documents.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            print(f"csms price: cannot read {path}: {exc}", file=sys.stderr)
+            return 2
+    try:
+        answer = preview(documents[0], documents[1])
+    except InvalidInput as exc:
+        where = f" ({exc.field})" if exc.field else ""
+        print(f"csms price: {exc.message}{where}", file=sys.stderr)
+        return 2
+    print(json.dumps(answer, indent=2))
+    return 0
+
+
 def _dsn(settings: Settings) -> str | None:
     return settings.database_url.get_secret_value() if settings.database_url else None
 
@@ -132,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(
         log_format=settings.log_format, level=settings.log_level, ocpp_level=settings.ocpp_log_level
     )
+    if args.command == "price":
+        return _price(args.tariff, args.session)
     with contextlib.suppress(KeyboardInterrupt):
         if args.command == "serve":
             # One per core, at most 8 by default: each holds its own database connections.

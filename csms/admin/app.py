@@ -24,6 +24,7 @@ from csms.admin import (
     routes_health,
     routes_id_tokens,
     routes_sessions,
+    routes_vehicles,
 )
 from csms.admin.auth import check_bearer
 from csms.admin.deps import DEPS, AdminDeps
@@ -46,6 +47,7 @@ ROUTE_TABLE: tuple[Route, ...] = (
     *routes_id_tokens.ROUTES,
     *routes_accounts.ROUTES,
     *routes_sessions.ROUTES,
+    *routes_vehicles.ROUTES,
 )
 
 PUBLIC = web.AppKey[frozenset[tuple[str, str]]]("csms_admin_public_routes")

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from csms.clock import Clock
 from csms.commands import CommandService, Connections
+from csms.vehicles import VehicleService
 
 __all__ = ["DEPS", "AdminDeps", "deps_of"]
 
@@ -23,6 +24,8 @@ class AdminDeps:
     token_sha256: bytes
     """SHA-256 digest of the valid bearer token (never the token itself)."""
     clock: Clock
+    vehicles: VehicleService | None = None
+    """Smartcar linking and webhooks; None when Smartcar is not configured."""
 
 
 DEPS = web.AppKey("csms_admin_deps", AdminDeps)
