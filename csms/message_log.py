@@ -84,14 +84,19 @@ class FrameLog:
             if frame.direction == "in":
                 seen[frame.charge_point_id] = frame.logged_at
         try:
-            async with self._pool.acquire() as conn, conn.transaction():
+            async with self._pool.acquire() as conn:
                 await store.append(conn, frames)
-                if seen:
-                    await charge_points.touch(conn, seen)
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
             # Put them back in front: the next flush tries again.
             self._buffer[:0] = frames
             log.warning("message_log_flush_failed", error=str(exc), pending=len(self._buffer))
+            return
+        if seen:
+            try:
+                async with self._pool.acquire() as conn:
+                    await charge_points.touch(conn, seen)
+            except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+                log.warning("last_seen_update_failed", error=str(exc))
 
     async def run(self) -> None:
         """Flush periodically until cancelled; the final flush happens in ``close``."""

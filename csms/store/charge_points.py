@@ -160,11 +160,18 @@ async def record_connection(
 
 
 async def touch(conn: asyncpg.Connection, seen: dict[str, datetime]) -> None:
-    """Move last_seen_at forward for many chargers at once."""
+    """Move last_seen_at forward for many chargers at once.
+
+    Rows locked right now (a boot or a connection being recorded) are skipped rather than
+    waited for: waiting, in whatever order the rows come, deadlocks against those writers;
+    the next flush moves them.
+    """
     await conn.execute(
         """UPDATE charge_points AS cp SET last_seen_at = s.at
            FROM unnest($1::text[], $2::timestamptz[]) AS s(id, at)
-           WHERE cp.id = s.id AND (cp.last_seen_at IS NULL OR cp.last_seen_at < s.at)""",
+           WHERE cp.id = s.id AND (cp.last_seen_at IS NULL OR cp.last_seen_at < s.at)
+             AND cp.id IN (SELECT id FROM charge_points WHERE id = ANY($1::text[])
+                           ORDER BY id FOR UPDATE SKIP LOCKED)""",
         list(seen),
         list(seen.values()),
     )
