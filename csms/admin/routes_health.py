@@ -38,9 +38,11 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    text = exposition(
-        request.app[METRICS], connected_charge_points=len(deps_of(request).connections)
-    )
+    deps = deps_of(request)
+    text = exposition(request.app[METRICS], connected_charge_points=len(deps.connections))
+    if deps.vehicles is not None:
+        # Smartcar calls cost money: counted per vehicle and endpoint.
+        text += deps.vehicles.metrics_text()
     return web.Response(body=text.encode(), headers={"Content-Type": CONTENT_TYPE})
 
 

@@ -144,6 +144,10 @@ async def test_linked_car_can_be_read_and_charged(system: System) -> None:
     assert (await bridge.charge_status(vehicle_id)).state == "CHARGING"
     await bridge.stop_charge(vehicle_id)
     assert (await bridge.charge_status(vehicle_id)).state == "NOT_CHARGING"
+    # Every Smartcar call is counted per vehicle on /metrics: calls cost money.
+    metrics = await system.api.get("/metrics")
+    assert metrics.status == 200
+    assert f'smartcar_vehicle_requests_total{{vehicle="{vehicle_id}"}}' in metrics.text
 
 
 async def test_callback_errors_are_shown_clearly(system_v2: System) -> None:
