@@ -66,6 +66,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _raise_open_file_limit() -> None:
+    """Every charger is a socket: let the process use as many descriptors as allowed."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        log.info("open_file_limit_raised", soft=soft, now=hard)
+
+
 async def _serve(settings: Settings) -> None:
     from csms.app import Ready, serve
 
@@ -170,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if workers < 1:
                 print("csms: --workers must be at least 1", file=sys.stderr)
                 return 2
+            _raise_open_file_limit()
             if workers == 1:
                 _run_fast(_serve(settings))
             else:

@@ -216,8 +216,22 @@ class OcppEndpoint(ChargePoint):  # type: ignore[misc]  # the ocpp library is un
             raise RpcError("InternalError", "An internal error occurred") from exc
         return result
 
+    @classmethod
+    def handled_actions(cls) -> list[str]:
+        """The actions this adapter has an ``@on`` handler for."""
+        return [
+            getattr(member, "_on_action")  # noqa: B009 - the ocpp library's routing mark
+            for klass in cls.__mro__
+            for member in vars(klass).values()
+            if hasattr(member, "_on_action")
+        ]
+
     def _validate(self, action: str, payload: dict[str, Any], message_type: int) -> None:
-        validate = validator(self.ocpp_version, action, response=message_type == CALLRESULT)
+        try:
+            validate = validator(self.ocpp_version, action, response=message_type == CALLRESULT)
+        except (OSError, ValueError) as exc:  # a schema that cannot be read or compiled
+            log.exception("schema_unavailable", action=action)
+            raise RpcError("InternalError", "An internal error occurred") from exc
         if validate is None:
             raise RpcError("NotSupported", f"No schema for {action}")
         try:

@@ -29,6 +29,7 @@ from csms.protocol import OcppEndpoint
 from csms.services import Services
 from csms.v16 import V16ChargePoint
 from csms.v201 import V201ChargePoint
+from csms.validation import warm_up
 
 __all__ = ["SUBPROTOCOLS", "charge_point_id_from_path", "start_ocpp_server"]
 
@@ -188,6 +189,8 @@ async def start_ocpp_server(
 ) -> Server:
     """Start listening; the caller closes the returned server. With ``reuse_port`` several
     processes share the port (SO_REUSEPORT) and the kernel spreads connections."""
+    for adapter in ADAPTERS.values():
+        warm_up(adapter.ocpp_version, adapter.handled_actions())
     ocpp = OcppServer(settings, services, frames, connections, chargers, cluster)
     process_request: Callable[[ServerConnection, Request], Awaitable[Response | None]] = (
         ocpp.process_request

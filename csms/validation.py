@@ -11,7 +11,7 @@ time at all. Per-charger relaxations (vendor quirks) can later pick another comp
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -20,7 +20,7 @@ import fastjsonschema
 
 from csms.translate import parse_timestamp
 
-__all__ = ["SchemaViolation", "validator"]
+__all__ = ["SchemaViolation", "validator", "warm_up"]
 
 Validator = Callable[[Any], Any]
 
@@ -68,3 +68,9 @@ def validator(version: str, action: str, *, response: bool = False) -> Validator
             raise SchemaViolation(exc.rule or "", where, exc.message) from exc
 
     return validate
+
+
+def warm_up(version: str, actions: Iterable[str]) -> int:
+    """Compile the request validators of these actions now (at start-up), so no schema is
+    read from disk on the message path; return how many were compiled."""
+    return sum(1 for action in actions if validator(version, action) is not None)
