@@ -80,7 +80,6 @@ async def serve(
     worker = Worker(pool, clock, handlers={}, poll_interval_s=settings.worker_poll_interval_s)
     configured = settings.admin_token.get_secret_value() if settings.admin_token else None
     digest, generated = await ensure_admin_token(pool, configured)
-    await cluster.start()
 
     vehicles = VehicleService.from_settings(settings, pool, clock)  # None: Smartcar off
     admin = create_app(
@@ -103,6 +102,8 @@ async def serve(
             runner, settings.host, settings.api_port, reuse_port=settings.reuse_port or None
         )
         await site.start()
+        # Advertised as a node only once it can serve: others relay commands to it.
+        await cluster.start()
         ready = Ready(
             ocpp_port=ocpp_server.sockets[0].getsockname()[1],
             api_port=runner.addresses[0][1],
