@@ -113,8 +113,12 @@ class GroupCommit:
         if not batch:
             return
         try:
-            async with conn.transaction():
+            if _single_statement(batch):
+                # One statement is atomic and commits by itself: one round trip, not four.
                 results = await _execute(conn, batch)
+            else:
+                async with conn.transaction():
+                    results = await _execute(conn, batch)
         except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
             self._requeue(batch)
             raise
@@ -151,6 +155,16 @@ class _Entry(NamedTuple):
     batcher: Batcher[Any, Any] | None
     item: Any
     future: asyncio.Future[Any]
+
+
+def _single_statement(batch: list[_Entry]) -> bool:
+    """True when the whole batch is one batcher that writes with a single statement."""
+    first = batch[0].batcher
+    return (
+        first is not None
+        and getattr(first, "single_statement", False)
+        and all(entry.batcher is first for entry in batch)
+    )
 
 
 async def _execute(conn: asyncpg.Connection, batch: list[_Entry]) -> list[Any]:

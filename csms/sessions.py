@@ -189,31 +189,23 @@ class _MeterValues(NamedTuple):
 
 
 async def _write_meter_values(conn: asyncpg.Connection, items: list[_MeterValues]) -> list[None]:
-    """One lookup of the sessions and one insert of all samples, for any number of messages."""
-    known = await store.find_ids_by_transactions(
-        conn, {(i.charge_point_id, i.transaction_id) for i in items if i.transaction_id}
-    )
-    rows: list[store.SampleRow] = []
-    for item in items:
-        session_id = None
-        if item.transaction_id is not None:
-            session_id = known.get((item.charge_point_id, item.transaction_id))
-            if session_id is None:
-                log.warning(
-                    "meter_values_unknown_transaction",
-                    charge_point_id=item.charge_point_id,
-                    transaction_id=item.transaction_id,
-                )
-        rows.extend(
-            store.SampleRow(
-                item.charge_point_id,
-                session_id,
-                item.evse_id,
-                item.connector_id,
-                item.transaction_id,
-                sample,
-            )
-            for sample in item.samples
+    """One statement for any number of messages: samples inserted, each linked to its
+    session; transactions we do not know are reported (their samples kept unlinked)."""
+    rows = [
+        store.SampleRow(
+            item.charge_point_id, None, item.evse_id, item.connector_id, item.transaction_id, sample
         )
-    await store.insert_sample_rows(conn, rows)
+        for item in items
+        for sample in item.samples
+    ]
+    for charge_point_id, transaction_id in await store.insert_transaction_samples(conn, rows):
+        log.warning(
+            "meter_values_unknown_transaction",
+            charge_point_id=charge_point_id,
+            transaction_id=transaction_id,
+        )
     return [None] * len(items)
+
+
+# A single statement: group commit may run a batch of only these without BEGIN/COMMIT.
+_write_meter_values.single_statement = True  # type: ignore[attr-defined]

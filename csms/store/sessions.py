@@ -198,6 +198,58 @@ async def insert_sample_rows(conn: asyncpg.Connection, rows: Sequence[SampleRow]
     return int(status.rsplit(" ", 1)[1])
 
 
+async def insert_transaction_samples(
+    conn: asyncpg.Connection, rows: Sequence[SampleRow]
+) -> set[tuple[str, str]]:
+    """Insert samples of any chargers, each linked to the session of its (charger,
+    transaction id) found in the same statement; duplicates are ignored. One statement, so
+    it is atomic on its own and costs one round trip. Return the (charger, transaction id)
+    pairs that matched no known session (their samples are kept unlinked)."""
+    if not rows:
+        return set()
+    samples = [row.sample for row in rows]
+    records = await conn.fetch(
+        """WITH incoming AS (
+               SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::text[],
+                                    $5::timestamptz[], $6::text[], $7::text[], $8::text[],
+                                    $9::text[], $10::text[], $11::text[], $12::text[],
+                                    $13::numeric[], $14::bigint[])
+                   AS r(charge_point_id, evse_id, connector_id, transaction_id, sampled_at,
+                        measurand, phase, location, context, format, unit, value,
+                        value_numeric, energy_wh)),
+           linked AS (
+               SELECT r.*, s.id AS session_id FROM incoming r
+               LEFT JOIN sessions s ON s.charge_point_id = r.charge_point_id
+                                   AND s.transaction_id = r.transaction_id
+                                   AND s.status <> 'orphaned'),
+           inserted AS (
+               INSERT INTO meter_samples (charge_point_id, session_id, evse_id, connector_id,
+                   transaction_id, sampled_at, measurand, phase, location, context, format,
+                   unit, value, value_numeric, energy_wh)
+               SELECT charge_point_id, session_id, evse_id, connector_id, transaction_id,
+                      sampled_at, measurand, phase, location, context, format, unit, value,
+                      value_numeric, energy_wh FROM linked
+               ON CONFLICT DO NOTHING)
+           SELECT DISTINCT charge_point_id, transaction_id FROM linked
+           WHERE session_id IS NULL AND transaction_id IS NOT NULL""",
+        [r.charge_point_id for r in rows],
+        [r.evse_id for r in rows],
+        [r.connector_id for r in rows],
+        [r.transaction_id for r in rows],
+        [s.sampled_at for s in samples],
+        [s.measurand for s in samples],
+        [s.phase for s in samples],
+        [s.location for s in samples],
+        [s.context for s in samples],
+        [s.format for s in samples],
+        [s.unit for s in samples],
+        [s.value for s in samples],
+        [s.value_numeric for s in samples],
+        [s.energy_wh for s in samples],
+    )
+    return {(r["charge_point_id"], r["transaction_id"]) for r in records}
+
+
 async def find_ids_by_transactions(
     conn: asyncpg.Connection, keys: Collection[tuple[str, str]]
 ) -> dict[tuple[str, str], int]:
