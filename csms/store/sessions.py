@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -248,23 +248,6 @@ async def insert_transaction_samples(
         [s.energy_wh for s in samples],
     )
     return {(r["charge_point_id"], r["transaction_id"]) for r in records}
-
-
-async def find_ids_by_transactions(
-    conn: asyncpg.Connection, keys: Collection[tuple[str, str]]
-) -> dict[tuple[str, str], int]:
-    """Known (non-orphan) session ids of many (charge point, transaction id) pairs at once."""
-    if not keys:
-        return {}
-    records = await conn.fetch(
-        """SELECT s.charge_point_id, s.transaction_id, s.id
-           FROM unnest($1::text[], $2::text[]) AS k(charge_point_id, transaction_id)
-           JOIN sessions s ON s.charge_point_id = k.charge_point_id
-                          AND s.transaction_id = k.transaction_id AND s.status <> 'orphaned'""",
-        [k[0] for k in keys],
-        [k[1] for k in keys],
-    )
-    return {(r["charge_point_id"], r["transaction_id"]): r["id"] for r in records}
 
 
 async def get(conn: asyncpg.Connection, session_id: int) -> Row | None:
