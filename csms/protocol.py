@@ -29,6 +29,7 @@ import orjson
 from ocpp import routing as ocpp_routing
 from ocpp.charge_point import ChargePoint, remove_nones, serialize_as_dict
 from ocpp.exceptions import OCPPError
+from ocpp.messages import unpack
 
 from csms.casing import to_camel, to_snake
 from csms.errors import InvalidInput
@@ -171,8 +172,6 @@ class OcppEndpoint(ChargePoint):  # type: ignore[misc]  # the ocpp library is un
 
     async def _route_response(self, raw_msg: str) -> None:
         # Reuse the library's parsing and its queue so ChargePoint.call() gets the reply.
-        from ocpp.messages import unpack
-
         try:
             self._response_queue.put_nowait(unpack(raw_msg))
         except OCPPError:

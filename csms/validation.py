@@ -71,6 +71,11 @@ def validator(version: str, action: str, *, response: bool = False) -> Validator
 
 
 def warm_up(version: str, actions: Iterable[str]) -> int:
-    """Compile the request validators of these actions now (at start-up), so no schema is
-    read from disk on the message path; return how many were compiled."""
-    return sum(1 for action in actions if validator(version, action) is not None)
+    """Compile the request and response validators of these actions now (at start-up), so
+    no schema is read from disk on the message path; return how many were compiled."""
+    return sum(
+        1
+        for action in actions
+        for response in (False, True)
+        if validator(version, action, response=response) is not None
+    )
