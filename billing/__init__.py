@@ -16,6 +16,8 @@ Modules, one concept each:
 - ``money``: Decimal amounts, minor units, ROUND_HALF_UP once
 - ``bill``: ``price_session``, the one function the bill and the preview call
 - ``hold``: the card hold sized from the car's SoC gap
+- ``payments``: the payment provider interface, idempotency keys, what a verdict does to
+  the payment (imported as ``billing.payments``; adapters live in ``csms.payments``)
 - ``errors``: the BillingError tree
 """
 

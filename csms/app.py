@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import asyncpg
 from aiohttp import web
 
+from billing.payments import PaymentProvider
 from csms.admin import AdminDeps, create_app, ensure_admin_token
 from csms.chargers import ChargerService
 from csms.clock import Clock, system_clock
@@ -21,12 +22,16 @@ from csms.cluster import Cluster
 from csms.commands import CommandService, Connections
 from csms.commit import GroupCommit
 from csms.config import Settings
+from csms.corrections import Corrections
 from csms.device_model import DeviceModelService
+from csms.invoicing import BillingPolicy, Invoicing
 from csms.logs import get_logger
 from csms.message_log import FrameLog
+from csms.payments import build_provider
 from csms.server import start_ocpp_server
 from csms.services import Services
 from csms.sessions import SessionService
+from csms.settlement import SettlementService
 from csms.transaction_events import TransactionEventService
 from csms.vehicles import VehicleService
 from csms.worker import Worker
@@ -52,8 +57,10 @@ async def serve(
     stop: asyncio.Event,
     on_ready: Callable[[Ready], None] | None = None,
     clock: Clock = system_clock,
+    payments: PaymentProvider | None = None,
 ) -> None:
-    """Serve until ``stop`` is set."""
+    """Serve until ``stop`` is set. ``payments`` replaces the configured payment provider
+    (tests hand in a simulated one they can steer)."""
     connections = Connections()
     commit = GroupCommit(pool, writers=settings.group_commit_writers)
     chargers = ChargerService(
@@ -77,7 +84,21 @@ async def serve(
     )
     cluster = Cluster(pool)
     commands = CommandService(pool, connections, timeout_s=settings.call_timeout_s, cluster=cluster)
-    worker = Worker(pool, clock, handlers={}, poll_interval_s=settings.worker_poll_interval_s)
+    provider = payments if payments is not None else build_provider(settings)
+    policy = BillingPolicy(
+        provider=provider.name,
+        currency=settings.billing_currency,
+        minimum_charge_minor=settings.payment_minimum_charge_minor,
+        payment_max_attempts=settings.payment_max_attempts,
+    )
+    invoicing = Invoicing(pool, clock, policy)
+    settlement = SettlementService(pool, clock, provider, policy)
+    worker = Worker(
+        pool,
+        clock,
+        handlers={**invoicing.handlers(), **settlement.handlers()},
+        poll_interval_s=settings.worker_poll_interval_s,
+    )
     configured = settings.admin_token.get_secret_value() if settings.admin_token else None
     digest, generated = await ensure_admin_token(pool, configured)
 
@@ -90,6 +111,8 @@ async def serve(
             token_sha256=digest,
             clock=clock,
             vehicles=vehicles,
+            invoicing=invoicing,
+            corrections=Corrections(pool, clock, policy),
         )
     )
     runner = web.AppRunner(admin, access_log=None, shutdown_timeout=settings.shutdown_timeout_s)
@@ -133,4 +156,6 @@ async def serve(
         await cluster.stop()
         if vehicles is not None:
             await vehicles.close()
+        if payments is None:
+            await provider.close()
         log.info("csms_stopped")

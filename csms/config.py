@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -128,6 +128,45 @@ class Settings(BaseSettings):
     smartcar_vehicle_requests_per_minute: float = Field(default=2.0, gt=0)
     smartcar_vehicle_burst: float = Field(default=10.0, ge=1)
     # --- end Smartcar ---------------------------------------------------------------------
+
+    # --- Billing and payments (csms.invoicing, csms.settlement, csms.payments) ------------
+    payment_provider: Literal["simulated", "stripe"] = Field(
+        default="simulated", description="simulated: in-process, no real money (default)."
+    )
+    stripe_api_url: str = Field(
+        default="https://api.stripe.com", description="Origin; /v1/... paths are appended."
+    )
+    stripe_secret_key: SecretStr | None = Field(
+        default=None, description="Required with payment_provider=stripe."
+    )
+    stripe_timeout_s: float = Field(default=20.0, gt=0)
+    stripe_idempotency_prefix: str = Field(
+        default="",
+        max_length=64,
+        description="Prepended to every idempotency key: set it per database when several "
+        "share one Stripe account (session ids repeat across databases).",
+    )
+    billing_currency: str = Field(
+        default="EUR",
+        pattern=r"^[A-Z]{3}$",
+        description="Currency of sessions no tariff applied to (unpriced invoices).",
+    )
+    payment_minimum_charge_minor: int = Field(
+        default=50,
+        ge=0,
+        description="Totals below this (minor units) are waived, not charged (Stripe's "
+        "minimum charge is 0.50 EUR/USD).",
+    )
+    payment_max_attempts: int = Field(
+        default=40, ge=1, description="Tries of a payment job before it is left failed."
+    )
+    # --- end billing ----------------------------------------------------------------------
+
+    @model_validator(mode="after")
+    def _stripe_needs_a_key(self) -> Settings:
+        if self.payment_provider == "stripe" and self.stripe_secret_key is None:
+            raise ValueError("CSMS_STRIPE_SECRET_KEY is required with CSMS_PAYMENT_PROVIDER=stripe")
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -22,6 +22,7 @@ from csms.events import (
     TransactionEnded,
     TransactionStarted,
 )
+from csms.invoicing import enqueue_billing
 from csms.logs import get_logger
 from csms.store import Row, id_tokens
 from csms.store import sessions as store
@@ -157,6 +158,7 @@ class SessionService:
                     await store.complete(
                         conn, session_id, ended, energy if energy >= 0 else None, _stop_key(ended)
                     )
+                    await enqueue_billing(conn, session_id, at=now)
                     log.info(
                         "transaction_stopped",
                         transaction_id=ended.transaction_id,

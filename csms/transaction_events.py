@@ -17,6 +17,7 @@ from csms import authorization
 from csms.clock import Clock
 from csms.commit import Committer
 from csms.events import AuthorizationStatus, IdTokenInfo, TransactionEventReceived
+from csms.invoicing import enqueue_billing
 from csms.logs import get_logger
 from csms.store import id_tokens
 from csms.store import sessions as session_store
@@ -95,6 +96,8 @@ class TransactionEventService:
                         energy = bounds["last_wh"] - bounds["first_wh"]
                         changes["energy_wh"] = energy if energy >= 0 else None
             await store.update_session(conn, session["id"], changes)
+            if changes.get("status") == "completed":
+                await enqueue_billing(conn, session["id"], at=self._clock())
             return info
 
         info = await self._commit.run(work)

@@ -18,12 +18,15 @@ from aiohttp.typedefs import Handler
 from csms.admin import (
     openapi,
     routes_accounts,
+    routes_bills,
     routes_charge_point_logs,
     routes_charge_points,
     routes_commands,
     routes_health,
     routes_id_tokens,
+    routes_invoices,
     routes_sessions,
+    routes_tariffs,
     routes_vehicles,
 )
 from csms.admin.auth import check_bearer
@@ -48,6 +51,9 @@ ROUTE_TABLE: tuple[Route, ...] = (
     *routes_accounts.ROUTES,
     *routes_sessions.ROUTES,
     *routes_vehicles.ROUTES,
+    *routes_tariffs.ROUTES,
+    *routes_invoices.ROUTES,
+    *routes_bills.ROUTES,
 )
 
 PUBLIC = web.AppKey[frozenset[tuple[str, str]]]("csms_admin_public_routes")

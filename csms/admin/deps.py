@@ -9,6 +9,8 @@ from aiohttp import web
 
 from csms.clock import Clock
 from csms.commands import CommandService, Connections
+from csms.corrections import Corrections
+from csms.invoicing import Invoicing
 from csms.vehicles import VehicleService
 
 __all__ = ["DEPS", "AdminDeps", "deps_of"]
@@ -26,6 +28,10 @@ class AdminDeps:
     clock: Clock
     vehicles: VehicleService | None = None
     """Smartcar linking and webhooks; None when Smartcar is not configured."""
+    invoicing: Invoicing | None = None
+    """Bills and estimates; None: built with the default billing policy."""
+    corrections: Corrections | None = None
+    """Credit notes, refunds and reviews; None: built with the default billing policy."""
 
 
 DEPS = web.AppKey("csms_admin_deps", AdminDeps)

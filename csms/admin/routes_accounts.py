@@ -18,6 +18,9 @@ __all__ = ["ROUTES", "AccountCreate", "AccountPatch", "account_view"]
 
 AccountStatus = Literal["active", "suspended", "closed"]
 _EMAIL = Field(default=None, min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+# The card saved at the payment provider (Stripe customer ``cus_...`` and payment method
+# ``pm_...``), used for off-session charges; null clears it.
+_PROVIDER_REF = Field(default=None, min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_\-]+$")
 
 
 class AccountCreate(BaseModel):
@@ -29,13 +32,17 @@ class AccountCreate(BaseModel):
 
 
 class AccountPatch(BaseModel):
-    """Fields to change; ``email: null`` clears the address."""
+    """Fields to change; ``email: null`` clears the address. ``payment_customer_id`` and
+    ``payment_method_id`` are the card saved at the payment provider (Stripe ``cus_...``
+    and ``pm_...``) that sessions are charged to."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     email: str | None = _EMAIL
     status: AccountStatus | None = None
+    payment_customer_id: str | None = _PROVIDER_REF
+    payment_method_id: str | None = _PROVIDER_REF
 
     @field_validator("name", "status")
     @classmethod
@@ -51,6 +58,8 @@ def account_view(row: Row) -> dict[str, Any]:
         "name": row["name"],
         "email": row["email"],
         "status": row["status"],
+        "payment_customer_id": row.get("payment_customer_id"),
+        "payment_method_id": row.get("payment_method_id"),
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
     }

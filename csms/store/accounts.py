@@ -8,7 +8,8 @@ import asyncpg
 
 from csms.store import Row, row_dict
 
-_COLUMNS = "id, name, email, status, created_at, updated_at"
+_COLUMNS = """id, name, email, status, payment_customer_id, payment_method_id, created_at,
+    updated_at"""
 
 
 async def insert(conn: asyncpg.Connection, *, name: str, email: str | None, status: str) -> Row:
@@ -46,7 +47,7 @@ async def page(conn: asyncpg.Connection, *, after: int | None, limit: int) -> li
 
 
 async def update(conn: asyncpg.Connection, account_id: int, fields: dict[str, Any]) -> Row | None:
-    allowed = {"name", "email", "status"}
+    allowed = {"name", "email", "status", "payment_customer_id", "payment_method_id"}
     if set(fields) - allowed:
         raise ValueError(f"not updatable: {sorted(set(fields) - allowed)}")
     assignments = "".join(f"{name} = ${i}, " for i, name in enumerate(fields, start=2))

@@ -42,3 +42,14 @@ def test_constructing_settings_ignores_the_process_environment(
     monkeypatch.setenv("CSMS_OCPP_PORT", "1234")
     assert Settings().ocpp_port == 9000
     assert load_settings().ocpp_port == 1234
+
+
+def test_stripe_needs_a_secret_key() -> None:
+    with pytest.raises(ValidationError, match="CSMS_STRIPE_SECRET_KEY"):
+        load_settings({"CSMS_PAYMENT_PROVIDER": "stripe"})
+    settings = load_settings(
+        {"CSMS_PAYMENT_PROVIDER": "stripe", "CSMS_STRIPE_SECRET_KEY": "sk_test_1"}
+    )
+    assert settings.stripe_secret_key is not None
+    assert "sk_test_1" not in repr(settings)
+    assert load_settings({}).payment_provider == "simulated"
