@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import sys
 import time
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -28,7 +29,7 @@ from bench.loadgen import LoadSpec, _Charger
 from bench.servers import PASSWORD, Database, raise_open_file_limit, start_ours
 
 
-async def _connect_all(chargers: list[_Charger], concurrency: int) -> int:
+async def _connect_all(chargers: list[_Charger], concurrency: int, reasons: Counter[str]) -> int:
     gate = asyncio.Semaphore(concurrency)
 
     async def one(charger: _Charger) -> bool:
@@ -36,7 +37,8 @@ async def _connect_all(chargers: list[_Charger], concurrency: int) -> int:
             try:
                 await charger.open()
                 await charger.prepare()
-            except Exception:
+            except Exception as exc:  # noqa: BLE001 - counted, with its reason
+                reasons[f"{type(exc).__name__}: {str(exc)[:80]}"] += 1
                 return False
             return True
 
@@ -94,7 +96,8 @@ def _client_part(
 
     async def run() -> dict[str, object]:
         started = time.perf_counter()
-        connected = await _connect_all(chargers, concurrency)
+        reasons: Counter[str] = Counter()
+        connected = await _connect_all(chargers, concurrency, reasons)
         connect_s = time.perf_counter() - started
         live = [c for c in chargers if c.ws is not None and c.ws.state.name == "OPEN"]
         latencies: list[float] = []
@@ -191,6 +194,9 @@ def main() -> None:
         )
 
     per_conn = (peak - idle) / 1024 / max(1, held)
+    reasons: Counter[str] = Counter()
+    for part in parts:
+        reasons.update(part["reasons"])  # type: ignore[arg-type]
     print(
         f"\nconnection scale: {args.chargers} chargers ({args.protocol}), heartbeat every "
         f"{args.heartbeat:g} s for {args.duration:g} s; server: {workers} process(es), "
