@@ -37,7 +37,7 @@ async def _connect_all(chargers: list[_Charger], concurrency: int, reasons: Coun
             try:
                 await charger.open()
                 await charger.prepare()
-            except Exception as exc:  # noqa: BLE001 - counted, with its reason
+            except Exception as exc:  # counted, with its reason
                 reasons[f"{type(exc).__name__}: {str(exc)[:80]}"] += 1
                 return False
             return True
@@ -113,6 +113,7 @@ def _client_part(
             "connect_s": connect_s,
             "latencies": latencies,
             "failed": failures[0],
+            "reasons": dict(reasons),
         }
 
     return asyncio.run(run())
