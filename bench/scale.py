@@ -212,6 +212,8 @@ def main() -> None:
         f"{pct(50):>9.2f}{pct(99):>9.2f}{idle / 2**20:>14.1f}{peak / 2**20:>14.1f}"
         f"{per_conn:>10.1f}"
     )
+    for reason, count in reasons.most_common(5):
+        print(f"  not connected: {count} x {reason}")
 
 
 if __name__ == "__main__":
