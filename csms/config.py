@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     ws_ping_interval_s: float = Field(default=60.0, ge=0, description="0 disables pings.")
     ws_ping_timeout_s: float = Field(default=60.0, ge=0)
     ws_max_message_bytes: int = Field(default=1024 * 1024, ge=1024)
+    ws_open_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Time a charger has to complete the handshake; generous for reconnect "
+        "storms after a site-wide power cut.",
+    )
     ws_compression: bool = Field(
         default=False, description="permessage-deflate; triples memory per connection."
     )

@@ -205,6 +205,7 @@ async def start_ocpp_server(
         ping_interval=settings.ws_ping_interval_s or None,
         ping_timeout=settings.ws_ping_timeout_s or None,
         max_size=settings.ws_max_message_bytes,
+        open_timeout=settings.ws_open_timeout_s,
         compression="deflate" if settings.ws_compression else None,
         server_header="csms",
         reuse_port=settings.reuse_port,
