@@ -28,6 +28,7 @@ from csms.invoicing import BillingPolicy, Invoicing
 from csms.logs import get_logger
 from csms.message_log import FrameLog
 from csms.payments import build_provider
+from csms.reservations import ReservationService
 from csms.server import start_ocpp_server
 from csms.services import Services
 from csms.sessions import SessionService
@@ -72,6 +73,7 @@ async def serve(
         sessions=sessions,
         transactions=TransactionEventService(clock, commit),
         device_model=DeviceModelService(commit),
+        reservations=ReservationService(commit),
         clock=clock,
         heartbeat_interval_s=settings.heartbeat_interval_s,
         boot_status=settings.boot_registration_status,

@@ -6,9 +6,10 @@ spelling. Each protocol adapter turns them into its own requests.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["COMMAND_BODIES", "CommandBody"]
 
@@ -78,6 +79,61 @@ class GetBaseReport(CommandBody):
     report_base: str
 
 
+class ReserveNow(CommandBody):
+    """1.6: ``connector_id`` (0 = any connector, if the charger supports it); 2.0.1:
+    ``evse_id`` (``connector_id`` is taken as the EVSE when ``evse_id`` is absent; neither:
+    any EVSE). ``reservation_id`` absent: the next id of the central system's sequence.
+    ``expiry_date`` without a time zone is UTC."""
+
+    connector_id: int | None = Field(default=None, ge=0)
+    evse_id: int | None = Field(default=None, ge=0)
+    id_token: str = Field(min_length=1, max_length=36)  # 1.6 idTag: at most 20
+    expiry_date: datetime
+    reservation_id: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    parent_id_tag: str | None = Field(default=None, min_length=1, max_length=36)
+
+    @field_validator("expiry_date")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+class CancelReservation(CommandBody):
+    reservation_id: int = Field(ge=0, le=2**31 - 1)
+
+
+class IdTokenInfo(CommandBody):
+    status: Literal["Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx"]
+    expiry_date: datetime | None = None
+    parent_id_tag: str | None = Field(default=None, min_length=1, max_length=36)
+
+    @field_validator("expiry_date")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+class AuthorizationData(CommandBody):
+    """One entry of a local list; without ``id_token_info`` a differential update removes
+    the id token from the list."""
+
+    id_token: str = Field(min_length=1, max_length=36)  # 1.6 idTag: at most 20
+    id_token_info: IdTokenInfo | None = None
+
+
+class SendLocalList(CommandBody):
+    """``local_authorization_list`` absent: every id token of the id_tokens table with
+    its status, expiry and parent."""
+
+    list_version: int = Field(ge=1, le=2**31 - 1)
+    update_type: Literal["Full", "Differential"]
+    local_authorization_list: list[AuthorizationData] | None = None
+
+
+class GetLocalListVersion(CommandBody):
+    pass
+
+
 COMMAND_BODIES: dict[str, type[CommandBody]] = {
     "remote-start": RemoteStart,
     "remote-stop": RemoteStop,
@@ -92,4 +148,8 @@ COMMAND_BODIES: dict[str, type[CommandBody]] = {
     "get-variables": GetVariables,
     "set-variables": SetVariables,
     "get-base-report": GetBaseReport,
+    "reserve-now": ReserveNow,
+    "cancel-reservation": CancelReservation,
+    "send-local-list": SendLocalList,
+    "get-local-list-version": GetLocalListVersion,
 }

@@ -15,7 +15,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from csms import command_models as m
-from csms import v16_commands, v201_commands
+from csms import local_list, reservations, v16_commands, v201_commands
 from csms.cluster import Cluster
 from csms.errors import (
     ChargerCallError,
@@ -144,7 +144,10 @@ class CommandService:
     async def _run(
         self, endpoint: OcppEndpoint, charge_point_id: str, command: str, body: m.CommandBody
     ) -> dict[str, Any]:
+        body = await reservations.assign_id(self._pool, body)
+        body = await local_list.resolve(self._pool, body)
         request = await self._request(endpoint, charge_point_id, body)
+        await reservations.record_request(self._pool, charge_point_id, endpoint.ocpp_version, body)
         bound = log.bind(charge_point_id=charge_point_id, command=command)
         try:
             async with asyncio.timeout(self._timeout):
@@ -163,7 +166,9 @@ class CommandService:
         except ConnectionClosed as exc:
             raise ChargerNotConnected(f"{charge_point_id} disconnected during {command}") from exc
         bound.info("command_answered")
-        return _snake(result)
+        reply = _snake(result)
+        await local_list.record_answer(self._pool, charge_point_id, body, reply)
+        return await reservations.record_answer(self._pool, charge_point_id, body, reply)
 
     async def _request(
         self, endpoint: OcppEndpoint, charge_point_id: str, body: m.CommandBody
@@ -178,8 +183,15 @@ class CommandService:
         if isinstance(body, m.RemoteStart):
             async with self._pool.acquire() as conn:
                 remote_start_id = await session_store.next_remote_start_id(conn)
+        id_token_type = None
+        if isinstance(body, m.ReserveNow):
+            id_token_type = await reservations.id_token_type(self._pool, body.id_token)
         return v201_commands.build(
-            body, transaction_id=transaction_id, remote_start_id=remote_start_id
+            body,
+            transaction_id=transaction_id,
+            remote_start_id=remote_start_id,
+            id_token_type=id_token_type,
+            id_token_types=await local_list.token_types(self._pool, body),
         )
 
     async def _active_transaction(self, charge_point_id: str, session_id: int) -> str:

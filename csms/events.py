@@ -134,3 +134,4 @@ class TransactionEventReceived:
     remote_start_id: int | None
     offline: bool
     samples: tuple[MeterSample, ...] = field(default_factory=tuple)
+    reservation_id: int | None = None

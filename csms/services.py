@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from csms.chargers import ChargerService
 from csms.clock import Clock
 from csms.device_model import DeviceModelService
+from csms.reservations import ReservationService
 from csms.sessions import SessionService
 from csms.transaction_events import TransactionEventService
 
@@ -19,6 +20,7 @@ class Services:
     sessions: SessionService
     transactions: TransactionEventService
     device_model: DeviceModelService
+    reservations: ReservationService
     clock: Clock
     heartbeat_interval_s: int
     boot_status: str = "Accepted"

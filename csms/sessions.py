@@ -25,6 +25,7 @@ from csms.events import (
 from csms.invoicing import enqueue_billing
 from csms.logs import get_logger
 from csms.store import Row, id_tokens
+from csms.store import reservations as reservation_store
 from csms.store import sessions as store
 
 __all__ = ["SessionService", "StartOutcome"]
@@ -90,6 +91,10 @@ class SessionService:
                 id_token_status=info.status.value,
                 account_id=None if token is None else token["account_id"],
             )
+            if created and started.reservation_id is not None:
+                await reservation_store.set_status(
+                    conn, charge_point_id, started.reservation_id, "used", session_id=row["id"]
+                )
             return info, row, created
 
         info, row, created = await self._commit.run(work)

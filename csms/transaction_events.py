@@ -20,6 +20,7 @@ from csms.events import AuthorizationStatus, IdTokenInfo, TransactionEventReceiv
 from csms.invoicing import enqueue_billing
 from csms.logs import get_logger
 from csms.store import id_tokens
+from csms.store import reservations as reservation_store
 from csms.store import sessions as session_store
 from csms.store import transaction_events as store
 
@@ -86,6 +87,14 @@ class TransactionEventService:
                 samples=event.samples,
             )
             changes = self._changes(session, event, info, token_row)
+            if "reservation_id" in changes:
+                await reservation_store.set_status(
+                    conn,
+                    charge_point_id,
+                    changes["reservation_id"],
+                    "used",
+                    session_id=session["id"],
+                )
             if event.samples or event.event_type == "Ended":
                 bounds = await store.register_bounds(conn, session["id"])
                 if bounds["first_wh"] is not None:
@@ -133,6 +142,8 @@ class TransactionEventService:
             changes["started_at"] = event.occurred_at
         if event.remote_start_id is not None and session["remote_start_id"] is None:
             changes["remote_start_id"] = event.remote_start_id
+        if event.reservation_id is not None and session["reservation_id"] is None:
+            changes["reservation_id"] = event.reservation_id
         if info is not None and event.id_token is not None and session["id_token"] is None:
             # The first token that arrives (possibly in an Updated event) owns the session.
             changes["id_token"] = event.id_token

@@ -125,6 +125,7 @@ def transaction_event_from_v201(payload: Mapping[str, Any]) -> TransactionEventR
                 payload.get("meter_value") or (), default_context=_EVENT_CONTEXT[event_type]
             )
         ),
+        reservation_id=payload.get("reservation_id"),
     )
 
 

@@ -8,6 +8,7 @@ from ocpp.v16 import call
 
 from csms import command_models as m
 from csms.errors import CommandNotSupported, InvalidInput
+from csms.translate import format_timestamp
 
 __all__ = ["build"]
 
@@ -19,6 +20,18 @@ _TRIGGERABLE = {
     "MeterValues",
     "StatusNotification",
 }
+
+
+def _v16_entry(entry: m.AuthorizationData) -> dict[str, Any]:
+    data: dict[str, Any] = {"id_tag": entry.id_token}
+    info = entry.id_token_info
+    if info is not None:
+        data["id_tag_info"] = {
+            "status": info.status,
+            "expiry_date": None if info.expiry_date is None else format_timestamp(info.expiry_date),
+            "parent_id_tag": info.parent_id_tag,
+        }
+    return data
 
 
 def build(body: m.CommandBody, transaction_id: str | None = None) -> Any:
@@ -67,4 +80,42 @@ def build(body: m.CommandBody, transaction_id: str | None = None) -> Any:
             return call.DataTransfer(
                 vendor_id=body.vendor_id, message_id=body.message_id, data=body.data
             )
+        case m.ReserveNow():
+            assert body.reservation_id is not None
+            connector_id = body.connector_id if body.connector_id is not None else body.evse_id
+            if connector_id is None:
+                raise InvalidInput("OCPP 1.6 ReserveNow needs a connector_id", field="connector_id")
+            for name, value in (("id_token", body.id_token), ("parent_id_tag", body.parent_id_tag)):
+                if value is not None and len(value) > 20:
+                    raise InvalidInput("an OCPP 1.6 idTag has at most 20 characters", field=name)
+            return call.ReserveNow(
+                connector_id=connector_id,
+                expiry_date=format_timestamp(body.expiry_date),
+                id_tag=body.id_token,
+                reservation_id=body.reservation_id,
+                parent_id_tag=body.parent_id_tag,
+            )
+        case m.CancelReservation():
+            return call.CancelReservation(reservation_id=body.reservation_id)
+        case m.SendLocalList():
+            entries = body.local_authorization_list or []
+            for index, entry in enumerate(entries):
+                info = entry.id_token_info
+                for name, value in (
+                    ("id_token", entry.id_token),
+                    ("id_token_info.parent_id_tag", info.parent_id_tag if info else None),
+                ):
+                    if value and len(value) > 20:
+                        raise InvalidInput(
+                            "an OCPP 1.6 idTag has at most 20 characters",
+                            field=f"local_authorization_list.{index}.{name}",
+                        )
+            # idTag first in each entry, as in the specification's examples.
+            return call.SendLocalList(
+                list_version=body.list_version,
+                update_type=body.update_type,
+                local_authorization_list=[_v16_entry(entry) for entry in entries],
+            )
+        case m.GetLocalListVersion():
+            return call.GetLocalListVersion()
     raise CommandNotSupported(f"OCPP 1.6 has no {type(body).__name__} command")

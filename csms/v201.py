@@ -124,5 +124,14 @@ class V201ChargePoint(OcppEndpoint):
         await self._event("DataTransfer", None, payload)
         return call_result.DataTransfer(status="UnknownVendorId")
 
+    @on(Action.reservation_status_update)
+    async def on_reservation_status_update(
+        self, reservation_id: int, reservation_update_status: str, **_: Any
+    ) -> call_result.ReservationStatusUpdate:
+        await self._services.reservations.status_update(
+            self.id, reservation_id, reservation_update_status
+        )
+        return call_result.ReservationStatusUpdate()
+
     async def _event(self, kind: str, status: str | None, payload: dict[str, Any]) -> None:
         await self._services.chargers.event(self.id, kind, status, payload)

@@ -3,7 +3,12 @@
 Mapping of the neutral bodies: ``connector_id`` of remote-start and change-availability is
 the EVSE id (0 = the whole station); unlock-connector takes ``evse_id`` and
 ``connector_id``, or just ``connector_id`` as the EVSE with its first connector; reset
-``soft``/``hard`` become OnIdle/Immediate, optionally for one EVSE.
+``soft``/``hard`` become OnIdle/Immediate, optionally for one EVSE; reserve-now takes
+``evse_id`` (or ``connector_id`` as the EVSE; neither or 0: any EVSE) and sends the id
+token with its type from the id_tokens table (ISO14443 when unknown), ``parent_id_tag``
+as the groupIdToken; send-local-list's ``list_version`` is the versionNumber, entries
+take their id token type from the id_tokens table (ISO14443 when unknown) and
+``parent_id_tag`` as the groupIdToken.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from ocpp.v201 import call
 
 from csms import command_models as m
 from csms.errors import CommandNotSupported, InvalidInput
+from csms.translate import format_timestamp
 
 __all__ = ["build"]
 
@@ -32,8 +38,31 @@ _TRIGGERABLE = {
 }
 
 
+def _v201_entry(entry: m.AuthorizationData, token_type: str) -> dict[str, Any]:
+    data: dict[str, Any] = {"id_token": {"id_token": entry.id_token, "type": token_type}}
+    info = entry.id_token_info
+    if info is not None:
+        data["id_token_info"] = {
+            "status": info.status,
+            "cache_expiry_date_time": (
+                None if info.expiry_date is None else format_timestamp(info.expiry_date)
+            ),
+            "group_id_token": (
+                None
+                if info.parent_id_tag is None
+                else {"id_token": info.parent_id_tag, "type": "Central"}
+            ),
+        }
+    return data
+
+
 def build(
-    body: m.CommandBody, *, transaction_id: str | None = None, remote_start_id: int | None = None
+    body: m.CommandBody,
+    *,
+    transaction_id: str | None = None,
+    remote_start_id: int | None = None,
+    id_token_type: str | None = None,
+    id_token_types: dict[str, str] | None = None,
 ) -> Any:
     """Return the ``ocpp.v201.call`` request for a command body.
 
@@ -86,6 +115,35 @@ def build(
             return call.SetVariables(set_variable_data=body.set_variable_data)
         case m.GetBaseReport():
             return call.GetBaseReport(request_id=body.request_id, report_base=body.report_base)
+        case m.ReserveNow():
+            assert body.reservation_id is not None
+            evse_id = body.evse_id if body.evse_id is not None else body.connector_id
+            return call.ReserveNow(
+                id=body.reservation_id,
+                expiry_date_time=format_timestamp(body.expiry_date),
+                id_token={"id_token": body.id_token, "type": id_token_type or "ISO14443"},
+                evse_id=evse_id or None,
+                group_id_token=(
+                    None
+                    if body.parent_id_tag is None
+                    else {"id_token": body.parent_id_tag, "type": "Central"}
+                ),
+            )
+        case m.CancelReservation():
+            return call.CancelReservation(reservation_id=body.reservation_id)
+        case m.SendLocalList():
+            types = id_token_types or {}
+            return call.SendLocalList(
+                version_number=body.list_version,
+                update_type=body.update_type,
+                local_authorization_list=[
+                    _v201_entry(entry, types.get(entry.id_token, "ISO14443"))
+                    for entry in body.local_authorization_list or []
+                ]
+                or None,
+            )
+        case m.GetLocalListVersion():
+            return call.GetLocalListVersion()
     raise CommandNotSupported(
         f"OCPP 2.0.1 has no {type(body).__name__} command; use get-variables/set-variables"
     )

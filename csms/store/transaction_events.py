@@ -103,6 +103,7 @@ async def update_session(conn: asyncpg.Connection, session_id: int, fields: dict
         "last_seq_no",
         "offline_events",
         "remote_start_id",
+        "reservation_id",
     }
     if not fields:
         return

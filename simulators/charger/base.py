@@ -26,6 +26,7 @@ from websockets.headers import build_authorization_basic
 from websockets.protocol import State
 from websockets.typing import Subprotocol
 
+from simulators.charger.local_list import LocalList
 from simulators.charger.model import (
     ChargerConfig,
     ChargerOffline,
@@ -84,6 +85,7 @@ class BaseCharger(TransactionQueue):
             for cid in range(1, config.connectors + 1)
         }
         self.queue = OfflineQueue()
+        self.local_list = LocalList()
         self._aliases = {}
         self._dead_placeholders = set()
         self._tx_lock = asyncio.Lock()

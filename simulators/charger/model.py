@@ -141,6 +141,22 @@ class SessionControl:
 
 
 @dataclass
+class Reservation:
+    """A reservation the CSMS made (ReserveNow) on one connector (1.6) or EVSE (2.0.1)."""
+
+    reservation_id: int
+    id_tag: str
+    expiry: datetime
+    parent_id_tag: str | None = None
+
+    def admits(self, id_tag: str, parent_id_tag: str | None = None) -> bool:
+        """Whether ``id_tag`` (of group ``parent_id_tag``) may use the reserved connector."""
+        if id_tag == self.id_tag:
+            return True
+        return self.parent_id_tag is not None and parent_id_tag == self.parent_id_tag
+
+
+@dataclass
 class ConnectorState:
     connector_id: int
     meter: EnergyMeter
@@ -154,6 +170,7 @@ class ConnectorState:
     start_time: datetime | None = None
     charging: bool = False
     session: SessionControl | None = None
+    reservation: Reservation | None = None
     # Set while no transaction is open.
     idle: asyncio.Event = field(default_factory=asyncio.Event)
     # Cleared while a session (local or remote) has the connector, plug-in to unplug.

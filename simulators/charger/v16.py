@@ -19,13 +19,14 @@ from simulators.charger.model import (
     SessionResult,
     utc_now,
 )
+from simulators.charger.reservations import Reservations
 from simulators.charger.v16_handlers import ChargePoint16
 from simulators.charger.v16_messages import V16Messages
 
 logger = logging.getLogger("simulators.charger")
 
 
-class SimulatedCharger(V16Messages):
+class SimulatedCharger(V16Messages, Reservations):
     """An OCPP 1.6J charge point: boots, reports status, charges, answers the CSMS."""
 
     def _make_charge_point(self, ws: ClientConnection) -> Any:
@@ -46,11 +47,16 @@ class SimulatedCharger(V16Messages):
         """Plug in, authorize, charge until a limit (or a CSMS stop), stop, unplug.
 
         ``duration_s`` is simulated seconds; with no limit the session runs until
-        RemoteStopTransaction, Reset or UnlockConnector ends it.
+        RemoteStopTransaction, Reset or UnlockConnector ends it. On a connector reserved
+        for another id tag nothing is sent and the result's status is ``Reserved``.
         """
         conn = self._connector(connector_id)
         if not conn.free:
             raise RuntimeError(f"connector {connector_id} is busy or unavailable")
+        held = conn.reservation
+        if held is not None and not held.admits(id_tag):
+            wh = conn.meter.register_wh
+            return SessionResult(None, "Reserved", wh, wh, 0, 0)
         conn.claim()
         return await self._session(conn, id_tag, authorize, duration_s, energy_wh, meter_samples)
 
@@ -79,7 +85,8 @@ class SimulatedCharger(V16Messages):
                 await self.status(cid, self._idle_status(conn))
                 wh = conn.meter.register_wh
                 return SessionResult(None, tag_status, wh, wh, 0, 0)
-            start = await self.start_transaction(cid, id_tag)
+            _, reservation_id = self._claim_reservation(conn, id_tag)
+            start = await self.start_transaction(cid, id_tag, reservation_id=reservation_id)
             samples = 0
             refused = start.status not in ("Accepted", "Queued")
             if refused and self.configuration["StopTransactionOnInvalidId"] == "true":
@@ -149,7 +156,10 @@ class SimulatedCharger(V16Messages):
 
     # -- follow-ups of CSMS calls (started by ChargePoint16 after it answered) ----------
 
-    def _pick_connector(self, connector_id: int | None) -> ConnectorState | None:
+    def _station_available(self) -> bool:
+        return self._charger_operative
+
+    def _pick_connector(self, connector_id: int | None, id_tag: str) -> ConnectorState | None:
         if not self._charger_operative:
             return None
         if connector_id is not None:
@@ -159,7 +169,12 @@ class SimulatedCharger(V16Messages):
         else:
             candidates = self.connectors.values()
         for conn in candidates:
-            if conn.free and conn.status == "Available":
+            if not conn.free:
+                continue
+            if conn.status == "Available" and conn.reservation is None:
+                return conn
+            held = conn.reservation
+            if conn.status == "Reserved" and held is not None and held.admits(id_tag):
                 return conn
         return None
 

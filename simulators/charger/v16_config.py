@@ -10,7 +10,14 @@ SUPPORTED_MEASURANDS = frozenset(
 DEFAULT_MEASURANDS = "Energy.Active.Import.Register,Power.Active.Import,Current.Import"
 
 READONLY_KEYS = frozenset(
-    {"NumberOfConnectors", "SupportedFeatureProfiles", "GetConfigurationMaxKeys"}
+    {
+        "NumberOfConnectors",
+        "SupportedFeatureProfiles",
+        "GetConfigurationMaxKeys",
+        "LocalAuthListMaxLength",
+        "SendLocalListMaxLength",
+        "ReserveConnectorZeroSupported",
+    }
 )
 INTEGER_KEYS = frozenset(
     {
@@ -31,6 +38,7 @@ BOOLEAN_KEYS = frozenset(
         "AllowOfflineTxForUnknownId",
         "LocalAuthorizeOffline",
         "LocalPreAuthorize",
+        "LocalAuthListEnabled",
         "StopTransactionOnEVSideDisconnect",
         "StopTransactionOnInvalidId",
         "UnlockConnectorOnEVSideDisconnect",
@@ -51,6 +59,8 @@ def default_configuration(config: ChargerConfig) -> dict[str, str]:
         "ConnectionTimeOut": "60",
         "GetConfigurationMaxKeys": "50",
         "HeartbeatInterval": "300",
+        "LocalAuthListEnabled": "true",
+        "LocalAuthListMaxLength": "1000",
         "LocalAuthorizeOffline": "true",
         "LocalPreAuthorize": "false",
         "MeterValuesAlignedData": "Energy.Active.Import.Register",
@@ -58,12 +68,14 @@ def default_configuration(config: ChargerConfig) -> dict[str, str]:
         # OCPP defines this as whole seconds; the simulator may sample faster.
         "MeterValueSampleInterval": str(max(1, round(config.meter_interval_s))),
         "NumberOfConnectors": str(config.connectors),
+        "ReserveConnectorZeroSupported": "false",
         "ResetRetries": "3",
+        "SendLocalListMaxLength": "1000",
         "StopTransactionOnEVSideDisconnect": "true",
         "StopTransactionOnInvalidId": "true",
         "StopTxnAlignedData": "",
         "StopTxnSampledData": "Energy.Active.Import.Register",
-        "SupportedFeatureProfiles": "Core,RemoteTrigger",
+        "SupportedFeatureProfiles": "Core,RemoteTrigger,Reservation,LocalAuthListManagement",
         "TransactionMessageAttempts": "3",
         "TransactionMessageRetryInterval": "60",
         "UnlockConnectorOnEVSideDisconnect": "true",

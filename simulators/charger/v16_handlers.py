@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from ocpp.v16 import ChargePoint, call_result
 from websockets.asyncio.client import ClientConnection
 
+from simulators.charger.model import Reservation
+from simulators.charger.reservations import parse_expiry
 from simulators.charger.routing import FollowUps
 from simulators.charger.routing import after_action as _after
 from simulators.charger.routing import on_action as _on
@@ -51,7 +53,7 @@ class ChargePoint16(FollowUps, ChargePoint):  # type: ignore[misc]  # the ocpp l
         self, id_tag: str, call_unique_id: str, connector_id: int | None = None, **_: Any
     ) -> Any:
         ch = self._charger
-        conn = ch._pick_connector(connector_id)
+        conn = ch._pick_connector(connector_id, id_tag)
         if conn is None:
             return call_result.RemoteStartTransaction(status="Rejected")
         conn.claim()  # claimed now, so a second RemoteStart is rejected
@@ -127,6 +129,70 @@ class ChargePoint16(FollowUps, ChargePoint):  # type: ignore[misc]  # the ocpp l
     @_after("ChangeAvailability")
     def after_change_availability(self, call_unique_id: str, **_: Any) -> None:
         self._follow_up(call_unique_id)
+
+    # -- ReserveNow / CancelReservation ----------------------------------------------------
+
+    @_on("ReserveNow")
+    def on_reserve_now(
+        self,
+        connector_id: int,
+        expiry_date: str,
+        id_tag: str,
+        reservation_id: int,
+        call_unique_id: str,
+        parent_id_tag: str | None = None,
+        **_: Any,
+    ) -> Any:
+        ch = self._charger
+        reservation = Reservation(reservation_id, id_tag, parse_expiry(expiry_date), parent_id_tag)
+        status, follow_up = ch._reserve(
+            ch.connectors.get(connector_id), reservation, connector_zero=connector_id == 0
+        )
+        return self._answer(call_unique_id, call_result.ReserveNow(status=status), follow_up)
+
+    @_after("ReserveNow")
+    def after_reserve_now(self, call_unique_id: str, **_: Any) -> None:
+        self._follow_up(call_unique_id)
+
+    @_on("CancelReservation")
+    def on_cancel_reservation(self, reservation_id: int, call_unique_id: str, **_: Any) -> Any:
+        status, follow_up = self._charger._cancel_reservation(reservation_id)
+        return self._answer(call_unique_id, call_result.CancelReservation(status=status), follow_up)
+
+    @_after("CancelReservation")
+    def after_cancel_reservation(self, call_unique_id: str, **_: Any) -> None:
+        self._follow_up(call_unique_id)
+
+    # -- SendLocalList / GetLocalListVersion ---------------------------------------------
+
+    @_on("SendLocalList")
+    def on_send_local_list(
+        self,
+        list_version: int,
+        update_type: str,
+        local_authorization_list: list[dict[str, Any]] | None = None,
+        **_: Any,
+    ) -> Any:
+        ch = self._charger
+        if ch.configuration["LocalAuthListEnabled"] != "true":
+            return call_result.SendLocalList(status="NotSupported")
+        entries = local_authorization_list or []
+        if len(entries) > int(ch.configuration["SendLocalListMaxLength"]):
+            return call_result.SendLocalList(status="Failed")
+        status = ch.local_list.update(
+            list_version,
+            update_type,
+            [(str(e["id_tag"]), e.get("id_tag_info")) for e in entries],
+        )
+        return call_result.SendLocalList(status=status)
+
+    @_on("GetLocalListVersion")
+    def on_get_local_list_version(self, **_: Any) -> Any:
+        ch = self._charger
+        enabled = ch.configuration["LocalAuthListEnabled"] == "true"
+        return call_result.GetLocalListVersion(
+            list_version=ch.local_list.version if enabled else -1
+        )
 
     # -- configuration, cache, data transfer --------------------------------------------
 

@@ -13,9 +13,11 @@ from simulators.charger.charging import charge
 from simulators.charger.model import (
     ChargerOffline,
     ConnectorState,
+    Reservation,
     SessionControl,
     SessionResult,
 )
+from simulators.charger.reservations import Reservations
 from simulators.charger.routing import FollowUp
 from simulators.charger.v201_handlers import ChargePoint201
 from simulators.charger.v201_messages import RFID
@@ -55,7 +57,7 @@ TRIGGERABLE = frozenset(
 )
 
 
-class SimulatedCharger201(V201Transactions):
+class SimulatedCharger201(V201Transactions, Reservations):
     """An OCPP 2.0.1 charging station: boots, reports status, charges, answers the CSMS."""
 
     def _make_charge_point(self, ws: ClientConnection) -> Any:
@@ -81,11 +83,16 @@ class SimulatedCharger201(V201Transactions):
         overrides TxCtrlr.TxStartPoint) names EVConnected or ParkingBayOccupancy, else
         once authorized. ``token_type="NoAuthorization"`` (``id_token=""``) is a free
         start: no Authorize. ``duration_s`` is simulated seconds; with no limit the
-        session runs until RequestStopTransaction or Reset ends it.
+        session runs until RequestStopTransaction or Reset ends it. On an EVSE reserved
+        for another id token nothing is sent and the result's status is ``Reserved``.
         """
         conn = self._evse(evse_id)
         if not self._free(conn):
             raise RuntimeError(f"EVSE {evse_id} is busy or unavailable")
+        held = conn.reservation
+        if held is not None and not held.admits(id_token):
+            wh = conn.meter.register_wh
+            return SessionResult(None, "Reserved", wh, wh, 0, 0)
         conn.claim()
         return await self._session(
             conn,
@@ -140,6 +147,7 @@ class SimulatedCharger201(V201Transactions):
             if tx is None:
                 if control.stop_requested.is_set():  # reset before it started
                     return await self._unplug(conn, None, status)
+                _, reservation_id = self._claim_reservation(conn, token["idToken"])
                 tx = self._open_transaction(evse_id, id_token=token)
                 await self._tx_event(
                     tx,
@@ -149,12 +157,19 @@ class SimulatedCharger201(V201Transactions):
                     charging_state="EVConnected",
                     id_token=token,
                     remote_start_id=remote_start_id,
+                    reservation_id=reservation_id,
                 )
             elif not free:
+                _, reservation_id = self._claim_reservation(conn, token["idToken"])
                 tx.id_token = token
                 conn.id_tag = token["idToken"]
                 await self._tx_event(
-                    tx, "Updated", auth_trigger, id_token=token, remote_start_id=remote_start_id
+                    tx,
+                    "Updated",
+                    auth_trigger,
+                    id_token=token,
+                    remote_start_id=remote_start_id,
+                    reservation_id=reservation_id,
                 )
             samples = 0
             if not control.stop_requested.is_set():
@@ -256,7 +271,7 @@ class SimulatedCharger201(V201Transactions):
 
     # -- follow-ups of CSMS calls (started by ChargePoint201 after it answered) ----------
 
-    def _pick_evse(self, evse_id: int | None) -> ConnectorState | None:
+    def _pick_evse(self, evse_id: int | None, id_token: str) -> ConnectorState | None:
         if not self._station_operative:
             return None
         if evse_id is not None:
@@ -265,9 +280,36 @@ class SimulatedCharger201(V201Transactions):
         else:
             candidates = list(self.connectors.values())
         for conn in candidates:
-            if self._free(conn) and conn.status == "Available":
+            if not self._free(conn):
+                continue
+            if conn.status == "Available" and conn.reservation is None:
+                return conn
+            held = conn.reservation
+            if conn.status == "Reserved" and held is not None and held.admits(id_token):
                 return conn
         return None
+
+    # -- reservations (decisions in simulators.charger.reservations) ---------------------
+
+    def _station_available(self) -> bool:
+        return self._station_operative
+
+    def _reservable_evse(self, evse_id: int | None) -> ConnectorState | None:
+        """The EVSE a ReserveNow names; without one, the first Available EVSE (or the
+        first EVSE, whose answer then says why none could be reserved)."""
+        if evse_id is not None:
+            return self.connectors.get(evse_id)
+        for conn in self.connectors.values():
+            if conn.status == "Available" and conn.reservation is None and self._free(conn):
+                return conn
+        return next(iter(self.connectors.values()))
+
+    async def _reservation_expired(self, reservation: Reservation) -> None:
+        payload = {
+            "reservationId": reservation.reservation_id,
+            "reservationUpdateStatus": "Expired",
+        }
+        await self._send("ReservationStatusUpdate", payload)
 
     def _start_remote_session(
         self, conn: ConnectorState, token: dict[str, str], remote_start_id: int

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from ocpp.v201 import ChargePoint, call_result
 from websockets.asyncio.client import ClientConnection
 
+from simulators.charger.model import Reservation
+from simulators.charger.reservations import parse_expiry
 from simulators.charger.routing import FollowUps
 from simulators.charger.routing import after_action as _after
 from simulators.charger.routing import on_action as _on
@@ -48,7 +50,7 @@ class ChargePoint201(FollowUps, ChargePoint):  # type: ignore[misc]  # the ocpp 
         **_: Any,
     ) -> Any:
         ch = self._charger
-        conn = ch._pick_evse(evse_id)
+        conn = ch._pick_evse(evse_id, str(id_token["id_token"]))
         if conn is None:
             return call_result.RequestStartTransaction(status="Rejected")
         conn.claim()  # claimed now, so a second request is rejected
@@ -124,6 +126,61 @@ class ChargePoint201(FollowUps, ChargePoint):  # type: ignore[misc]  # the ocpp 
     @_after("ChangeAvailability")
     def after_change_availability(self, call_unique_id: str, **_: Any) -> None:
         self._follow_up(call_unique_id)
+
+    # -- ReserveNow / CancelReservation ----------------------------------------------------
+
+    @_on("ReserveNow")
+    def on_reserve_now(
+        self,
+        id: int,
+        expiry_date_time: str,
+        id_token: dict[str, Any],
+        call_unique_id: str,
+        evse_id: int | None = None,
+        group_id_token: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> Any:
+        ch = self._charger
+        group = None if group_id_token is None else str(group_id_token["id_token"])
+        reservation = Reservation(
+            id, str(id_token["id_token"]), parse_expiry(expiry_date_time), group
+        )
+        status, follow_up = ch._reserve(ch._reservable_evse(evse_id), reservation)
+        return self._answer(call_unique_id, call_result.ReserveNow(status=status), follow_up)
+
+    @_after("ReserveNow")
+    def after_reserve_now(self, call_unique_id: str, **_: Any) -> None:
+        self._follow_up(call_unique_id)
+
+    @_on("CancelReservation")
+    def on_cancel_reservation(self, reservation_id: int, call_unique_id: str, **_: Any) -> Any:
+        status, follow_up = self._charger._cancel_reservation(reservation_id)
+        return self._answer(call_unique_id, call_result.CancelReservation(status=status), follow_up)
+
+    @_after("CancelReservation")
+    def after_cancel_reservation(self, call_unique_id: str, **_: Any) -> None:
+        self._follow_up(call_unique_id)
+
+    # -- SendLocalList / GetLocalListVersion ---------------------------------------------
+
+    @_on("SendLocalList")
+    def on_send_local_list(
+        self,
+        version_number: int,
+        update_type: str,
+        local_authorization_list: list[dict[str, Any]] | None = None,
+        **_: Any,
+    ) -> Any:
+        entries = [
+            (str(e["id_token"]["id_token"]), e.get("id_token_info"))
+            for e in local_authorization_list or []
+        ]
+        status = self._charger.local_list.update(version_number, update_type, entries)
+        return call_result.SendLocalList(status=status)
+
+    @_on("GetLocalListVersion")
+    def on_get_local_list_version(self, **_: Any) -> Any:
+        return call_result.GetLocalListVersion(version_number=self._charger.local_list.version)
 
     # -- device model -------------------------------------------------------------------
 

@@ -211,6 +211,7 @@ class V201Transactions(V201Messages):
         sampled_values: list[dict[str, Any]] | None = None,
         offline: bool | None = None,
         number_of_phases_used: int | None = None,
+        reservation_id: int | None = None,
     ) -> dict[str, Any]:
         info: dict[str, Any] = {"transactionId": transaction_id}
         optional_info = {
@@ -236,6 +237,8 @@ class V201Transactions(V201Messages):
             payload["offline"] = offline
         if number_of_phases_used is not None:
             payload["numberOfPhasesUsed"] = number_of_phases_used
+        if reservation_id is not None:
+            payload["reservationId"] = reservation_id
         return payload
 
     async def _send_event(self, payload: dict[str, Any], evse_id: int | None) -> Any | None:
@@ -319,6 +322,7 @@ class V201Transactions(V201Messages):
         stopped_reason: str | None = None,
         remote_start_id: int | None = None,
         number_of_phases_used: int | None = None,
+        reservation_id: int | None = None,
     ) -> dict[str, Any] | None:
         """A session's TransactionEvent, as a real station makes it.
 
@@ -348,6 +352,7 @@ class V201Transactions(V201Messages):
             remote_start_id=remote_start_id,
             sampled_values=sampled,
             number_of_phases_used=number_of_phases_used,
+            reservation_id=reservation_id,
         )
         tx.evse_sent = True
         try:
