@@ -32,6 +32,17 @@ DRIVERS = [
     ("Bob Example", "RFID-BOB-02"),
     ("Carol Example", "RFID-CAROL-03"),
 ]
+# The operator's default tariff (OCPI 2.2.1): a session fee and a price per kWh, with VAT.
+TARIFF = {
+    "country_code": "DE",
+    "party_id": "CPO",
+    "id": "DEMO-STANDARD",
+    "currency": "EUR",
+    "elements": [
+        {"price_components": [{"type": "FLAT", "price": 0.50, "vat": 19.0, "step_size": 1}]},
+        {"price_components": [{"type": "ENERGY", "price": 0.39, "vat": 19.0, "step_size": 1}]},
+    ],
+}
 # (id, protocol, latitude, longitude, power in W): a network mixes 1.6 and 2.0.1 chargers.
 CHARGERS = [
     ("DEMO-CP-1", "ocpp1.6", 48.1374, 11.5755, 11_000),
@@ -62,6 +73,12 @@ def _when(value: str | None) -> str:
     return datetime.fromisoformat(value).strftime("%H:%M:%S")
 
 
+def _amount(bill: dict[str, Any] | None) -> str:
+    if not bill:
+        return "-"
+    return f"{bill['total']} {bill['currency']}"
+
+
 def format_table(sessions: list[dict[str, Any]]) -> str:
     """The sessions as a fixed-width table, one row per session."""
     header = (
@@ -74,6 +91,9 @@ def format_table(sessions: list[dict[str, Any]]) -> str:
         "start (UTC)",
         "stop (UTC)",
         "Wh",
+        "verdict",
+        "amount",
+        "payment",
     )
     rows = [
         (
@@ -86,6 +106,9 @@ def format_table(sessions: list[dict[str, Any]]) -> str:
             _when(s["started_at"]),
             _when(s["ended_at"]),
             "-" if s["energy_wh"] is None else f"{s['energy_wh']:,}",
+            (s.get("bill") or {}).get("verdict") or "-",
+            _amount(s.get("bill")),
+            (s.get("bill") or {}).get("payment_status") or "-",
         )
         for s in sessions
     ]
@@ -106,6 +129,7 @@ async def _populate(api: _Api) -> dict[str, str]:
             {"id_token": id_tag, "status": "Accepted", "account_id": account["id"]},
         )
     passwords = {}
+    await api("POST", "/tariffs", {"tariff": TARIFF, "name": "Standard", "is_default": True})
     for charge_point_id, protocol, lat, lon, _ in CHARGERS:
         passwords[charge_point_id] = secrets.token_urlsafe(16)
         await api(
@@ -120,6 +144,20 @@ async def _populate(api: _Api) -> dict[str, str]:
             },
         )
     return passwords
+
+
+async def _bill(api: _Api, session_id: int) -> dict[str, Any] | None:
+    """The session's bill, once the worker has made it (it runs after the session ends)."""
+    for _ in range(100):
+        try:
+            bill: dict[str, Any] = await api("GET", f"/sessions/{session_id}/bill")
+        except RuntimeError:  # not billed yet
+            await asyncio.sleep(0.1)
+            continue
+        if bill.get("payment_status") not in (None, "pending"):
+            return bill
+        await asyncio.sleep(0.1)
+    return None
 
 
 async def _drive(ocpp_url: str, index: int, password: str, sessions: int) -> None:
@@ -190,6 +228,8 @@ async def run_demo(base: Settings, *, sessions_per_charger: int = 1) -> int:
                         )
                     )
                     listing = await api("GET", "/sessions?limit=100")
+                    for session in listing["items"]:
+                        session["bill"] = await _bill(api, session["id"])
             finally:
                 stop.set()
                 await asyncio.wait_for(server, 30)
@@ -199,5 +239,9 @@ async def run_demo(base: Settings, *, sessions_per_charger: int = 1) -> int:
     print()
     completed = sum(1 for s in sessions if s["status"] == "completed")
     expected = len(CHARGERS) * sessions_per_charger
-    print(f"{completed} of {expected} sessions completed and stored.")
+    billed = sum(1 for s in sessions if s.get("bill"))
+    print(
+        f"{completed} of {expected} sessions completed and stored; {billed} billed "
+        "(amounts incl. VAT, from the charger's meter)."
+    )
     return 0 if completed == expected else 1
