@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_demo_runs_end_to_end() -> None:
-    result = subprocess.run(  # noqa: S603 - our own command
+    result = subprocess.run(
         [sys.executable, "-m", "csms", "demo"],
         capture_output=True,
         text=True,
