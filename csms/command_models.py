@@ -134,6 +134,69 @@ class GetLocalListVersion(CommandBody):
     pass
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+class UpdateFirmware(CommandBody):
+    """Neutral body for both versions: 1.6 UpdateFirmware takes ``location``,
+    ``retrieve_date``, ``retries``, ``retry_interval``; 2.0.1 puts ``location``,
+    ``retrieve_date`` and ``install_date`` into ``firmware`` (retrieveDateTime,
+    installDateTime) and needs a ``request_id`` (the next of the central system's sequence
+    when absent). ``request_id`` and ``install_date`` are 2.0.1 only. Times without a time
+    zone are UTC."""
+
+    location: str = Field(min_length=1, max_length=512)
+    retrieve_date: datetime
+    retries: int | None = Field(default=None, ge=0)
+    retry_interval: int | None = Field(default=None, ge=0)
+    request_id: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    install_date: datetime | None = None
+
+    @field_validator("retrieve_date", "install_date")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return _utc(value)
+
+
+class GetDiagnostics(CommandBody):
+    """1.6 GetDiagnostics; on 2.0.1 sent as GetLog (DiagnosticsLog) with ``location`` as
+    the remoteLocation and ``start_time`` / ``stop_time`` as oldest / latest timestamp."""
+
+    location: str = Field(min_length=1, max_length=512)
+    retries: int | None = Field(default=None, ge=0)
+    retry_interval: int | None = Field(default=None, ge=0)
+    start_time: datetime | None = None
+    stop_time: datetime | None = None
+
+    @field_validator("start_time", "stop_time")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return _utc(value)
+
+
+class LogParameters(CommandBody):
+    remote_location: str = Field(min_length=1, max_length=512)
+    oldest_timestamp: datetime | None = None
+    latest_timestamp: datetime | None = None
+
+    @field_validator("oldest_timestamp", "latest_timestamp")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return _utc(value)
+
+
+class GetLog(CommandBody):
+    """2.0.1 GetLog (``request_id`` absent: the next of the central system's sequence); on
+    1.6 a DiagnosticsLog is sent as GetDiagnostics (a SecurityLog is 400: 1.6 has none)."""
+
+    log_type: Literal["DiagnosticsLog", "SecurityLog"]
+    request_id: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    log: LogParameters
+    retries: int | None = Field(default=None, ge=0)
+    retry_interval: int | None = Field(default=None, ge=0)
+
+
 COMMAND_BODIES: dict[str, type[CommandBody]] = {
     "remote-start": RemoteStart,
     "remote-stop": RemoteStop,
@@ -152,4 +215,7 @@ COMMAND_BODIES: dict[str, type[CommandBody]] = {
     "cancel-reservation": CancelReservation,
     "send-local-list": SendLocalList,
     "get-local-list-version": GetLocalListVersion,
+    "update-firmware": UpdateFirmware,
+    "get-diagnostics": GetDiagnostics,
+    "get-log": GetLog,
 }

@@ -15,7 +15,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from csms import command_models as m
-from csms import local_list, reservations, v16_commands, v201_commands
+from csms import firmware, local_list, reservations, v16_commands, v201_commands
 from csms.cluster import Cluster
 from csms.errors import (
     ChargerCallError,
@@ -146,6 +146,7 @@ class CommandService:
     ) -> dict[str, Any]:
         body = await reservations.assign_id(self._pool, body)
         body = await local_list.resolve(self._pool, body)
+        body = await firmware.assign_request_id(self._pool, endpoint.ocpp_version, body)
         request = await self._request(endpoint, charge_point_id, body)
         await reservations.record_request(self._pool, charge_point_id, endpoint.ocpp_version, body)
         bound = log.bind(charge_point_id=charge_point_id, command=command)
@@ -168,6 +169,7 @@ class CommandService:
         bound.info("command_answered")
         reply = _snake(result)
         await local_list.record_answer(self._pool, charge_point_id, body, reply)
+        reply = firmware.annotate_reply(body, request, reply)
         return await reservations.record_answer(self._pool, charge_point_id, body, reply)
 
     async def _request(
@@ -192,6 +194,11 @@ class CommandService:
             remote_start_id=remote_start_id,
             id_token_type=id_token_type,
             id_token_types=await local_list.token_types(self._pool, body),
+            request_id=(
+                await firmware.next_request_id(self._pool)
+                if isinstance(body, m.GetDiagnostics)
+                else None
+            ),
         )
 
     async def _active_transaction(self, charge_point_id: str, session_id: int) -> str:

@@ -15,6 +15,7 @@ import asyncpg
 from csms import authorization
 from csms.clock import Clock
 from csms.commit import Committer
+from csms.errors import Conflict, NotFound
 from csms.events import (
     AuthorizationStatus,
     IdTokenInfo,
@@ -27,8 +28,9 @@ from csms.logs import get_logger
 from csms.store import Row, id_tokens
 from csms.store import reservations as reservation_store
 from csms.store import sessions as store
+from csms.store import transaction_events as transaction_event_store
 
-__all__ = ["SessionService", "StartOutcome"]
+__all__ = ["SessionService", "StartOutcome", "close_by_operator"]
 
 log = get_logger(__name__)
 
@@ -171,6 +173,21 @@ class SessionService:
                         energy_wh=energy,
                         reason=ended.reason,
                     )
+                elif session["closed_by_operator_at"] is not None:
+                    # Closed by the operator before this stop arrived: billed once already.
+                    await store.record_charger_stop(
+                        conn,
+                        session_id,
+                        ended_at=ended.ended_at,
+                        meter_stop_wh=ended.meter_stop_wh,
+                        reason=ended.reason,
+                        differs=ended.meter_stop_wh != session["meter_stop_wh"],
+                    )
+                    log.info(
+                        "late_stop_reconciled",
+                        transaction_id=ended.transaction_id,
+                        session_id=session_id,
+                    )
                 else:
                     log.info("transaction_stop_replayed", transaction_id=ended.transaction_id)
             await store.insert_samples(
@@ -216,3 +233,53 @@ async def _write_meter_values(conn: asyncpg.Connection, items: list[_MeterValues
 
 # A single statement: group commit may run a batch of only these without BEGIN/COMMIT.
 _write_meter_values.single_statement = True  # type: ignore[attr-defined]
+
+
+async def close_by_operator(
+    pool: asyncpg.Pool, clock: Clock, session_id: int, reason: str | None
+) -> Row:
+    """Close an active session whose stop never arrived, as the operator.
+
+    The session ends at its last energy register sample (or now, without one) with that
+    register as meter_stop_wh, stop reason ClosedByOperator, and is billed as a normal
+    end is. A stop the charger sends later is reconciled (see :meth:`SessionService.stop`
+    and :mod:`csms.transaction_events`): its values are recorded beside the session's,
+    ``charger_stop_differs`` flags a different final register, and nothing is billed again
+    (a difference is for the operator to settle with a credit note or re-bill).
+
+    Raises:
+        NotFound: no such session.
+        Conflict: the session is not active.
+    """
+    now = clock()
+    async with pool.acquire() as conn, conn.transaction():
+        session = await store.lock(conn, session_id)
+        if session is None:
+            raise NotFound(f"session {session_id} not found")
+        if session["status"] != "active":
+            raise Conflict(f"session {session_id} is {session['status']}")
+        last = await store.last_register(conn, session_id)
+        meter_start = session["meter_start_wh"]
+        if meter_start is None:
+            meter_start = (await transaction_event_store.register_bounds(conn, session_id))[
+                "first_wh"
+            ]
+        meter_stop = None if last is None else last["energy_wh"]
+        energy = None
+        if meter_start is not None and meter_stop is not None and meter_stop >= meter_start:
+            energy = meter_stop - meter_start
+        await store.close_by_operator(
+            conn,
+            session_id,
+            ended_at=now if last is None else last["sampled_at"],
+            meter_start_wh=meter_start,
+            meter_stop_wh=meter_stop,
+            energy_wh=energy,
+            reason=reason,
+            now=now,
+        )
+        await enqueue_billing(conn, session_id, at=now)
+        closed = await store.get(conn, session_id)
+    log.info("session_closed_by_operator", session_id=session_id, energy_wh=energy)
+    assert closed is not None
+    return closed

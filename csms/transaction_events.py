@@ -95,7 +95,22 @@ class TransactionEventService:
                     "used",
                     session_id=session["id"],
                 )
-            if event.samples or event.event_type == "Ended":
+            if event.event_type == "Ended" and session["closed_by_operator_at"] is not None:
+                # Closed by the operator before this Ended arrived: billed once already;
+                # keep the billed values, record the charger's beside them.
+                for key in ("ended_at", "stop_reason", "status"):
+                    changes.pop(key, None)
+                bounds = await store.register_bounds(conn, session["id"])
+                await session_store.record_charger_stop(
+                    conn,
+                    session["id"],
+                    ended_at=event.occurred_at,
+                    meter_stop_wh=bounds["last_wh"],
+                    reason=event.stopped_reason or "Local",
+                    differs=bounds["last_wh"] != session["meter_stop_wh"],
+                )
+                log.info("late_stop_reconciled", transaction_id=event.transaction_id)
+            elif event.samples or event.event_type == "Ended":
                 bounds = await store.register_bounds(conn, session["id"])
                 if bounds["first_wh"] is not None:
                     changes["meter_start_wh"] = bounds["first_wh"]

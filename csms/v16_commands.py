@@ -1,7 +1,13 @@
-"""OCPP 1.6 requests for the version-neutral admin commands."""
+"""OCPP 1.6 requests for the version-neutral admin commands.
+
+update-firmware refuses the 2.0.1-only ``request_id`` / ``install_date`` (400); get-log
+with a DiagnosticsLog is sent as GetDiagnostics (``log.remote_location`` as the location,
+oldest / latest timestamp as start / stop time); a SecurityLog is 400.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from ocpp.v16 import call
@@ -32,6 +38,22 @@ def _v16_entry(entry: m.AuthorizationData) -> dict[str, Any]:
             "parent_id_tag": info.parent_id_tag,
         }
     return data
+
+
+def _get_diagnostics(
+    location: str,
+    retries: int | None,
+    retry_interval: int | None,
+    start_time: datetime | None,
+    stop_time: datetime | None,
+) -> Any:
+    return call.GetDiagnostics(
+        location=location,
+        retries=retries,
+        retry_interval=retry_interval,
+        start_time=None if start_time is None else format_timestamp(start_time),
+        stop_time=None if stop_time is None else format_timestamp(stop_time),
+    )
 
 
 def build(body: m.CommandBody, transaction_id: str | None = None) -> Any:
@@ -118,4 +140,36 @@ def build(body: m.CommandBody, transaction_id: str | None = None) -> Any:
             )
         case m.GetLocalListVersion():
             return call.GetLocalListVersion()
+        case m.UpdateFirmware():
+            for name in ("request_id", "install_date"):
+                if getattr(body, name) is not None:
+                    raise CommandNotSupported(
+                        f"OCPP 1.6 UpdateFirmware has no {name}; it is 2.0.1", field=name
+                    )
+            return call.UpdateFirmware(
+                location=body.location,
+                retrieve_date=format_timestamp(body.retrieve_date),
+                retries=body.retries,
+                retry_interval=body.retry_interval,
+            )
+        case m.GetDiagnostics():
+            return _get_diagnostics(
+                body.location, body.retries, body.retry_interval, body.start_time, body.stop_time
+            )
+        case m.GetLog():
+            if body.log_type != "DiagnosticsLog":
+                raise CommandNotSupported(
+                    "OCPP 1.6 can only upload diagnostics (GetDiagnostics)", field="log_type"
+                )
+            if body.request_id is not None:
+                raise CommandNotSupported(
+                    "OCPP 1.6 GetDiagnostics has no request_id; it is 2.0.1", field="request_id"
+                )
+            return _get_diagnostics(
+                body.log.remote_location,
+                body.retries,
+                body.retry_interval,
+                body.log.oldest_timestamp,
+                body.log.latest_timestamp,
+            )
     raise CommandNotSupported(f"OCPP 1.6 has no {type(body).__name__} command")

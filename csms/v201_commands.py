@@ -8,11 +8,17 @@ the EVSE id (0 = the whole station); unlock-connector takes ``evse_id`` and
 token with its type from the id_tokens table (ISO14443 when unknown), ``parent_id_tag``
 as the groupIdToken; send-local-list's ``list_version`` is the versionNumber, entries
 take their id token type from the id_tokens table (ISO14443 when unknown) and
-``parent_id_tag`` as the groupIdToken.
+``parent_id_tag`` as the groupIdToken; update-firmware puts ``location``,
+``retrieve_date`` and ``install_date`` into ``firmware``; get-diagnostics is sent as GetLog
+(DiagnosticsLog) with ``location`` as the remoteLocation and ``start_time`` /
+``stop_time`` as oldest / latest timestamp. update-firmware, get-log and get-diagnostics
+carry a requestId: the body's, or the next of the ``ocpp_request_id`` sequence (see
+:mod:`csms.firmware`).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from ocpp.v201 import call
@@ -56,6 +62,29 @@ def _v201_entry(entry: m.AuthorizationData, token_type: str) -> dict[str, Any]:
     return data
 
 
+def _get_log(
+    log_type: str,
+    request_id: int,
+    remote_location: str,
+    oldest: datetime | None,
+    latest: datetime | None,
+    retries: int | None,
+    retry_interval: int | None,
+) -> Any:
+    log: dict[str, Any] = {"remote_location": remote_location}
+    if oldest is not None:
+        log["oldest_timestamp"] = format_timestamp(oldest)
+    if latest is not None:
+        log["latest_timestamp"] = format_timestamp(latest)
+    return call.GetLog(
+        log=log,
+        log_type=log_type,
+        request_id=request_id,
+        retries=retries,
+        retry_interval=retry_interval,
+    )
+
+
 def build(
     body: m.CommandBody,
     *,
@@ -63,6 +92,7 @@ def build(
     remote_start_id: int | None = None,
     id_token_type: str | None = None,
     id_token_types: dict[str, str] | None = None,
+    request_id: int | None = None,
 ) -> Any:
     """Return the ``ocpp.v201.call`` request for a command body.
 
@@ -144,6 +174,42 @@ def build(
             )
         case m.GetLocalListVersion():
             return call.GetLocalListVersion()
+        case m.UpdateFirmware():
+            assert body.request_id is not None
+            firmware: dict[str, Any] = {
+                "location": body.location,
+                "retrieve_date_time": format_timestamp(body.retrieve_date),
+            }
+            if body.install_date is not None:
+                firmware["install_date_time"] = format_timestamp(body.install_date)
+            return call.UpdateFirmware(
+                request_id=body.request_id,
+                firmware=firmware,
+                retries=body.retries,
+                retry_interval=body.retry_interval,
+            )
+        case m.GetDiagnostics():
+            assert request_id is not None
+            return _get_log(
+                "DiagnosticsLog",
+                request_id,
+                body.location,
+                body.start_time,
+                body.stop_time,
+                body.retries,
+                body.retry_interval,
+            )
+        case m.GetLog():
+            assert body.request_id is not None
+            return _get_log(
+                body.log_type,
+                body.request_id,
+                body.log.remote_location,
+                body.log.oldest_timestamp,
+                body.log.latest_timestamp,
+                body.retries,
+                body.retry_interval,
+            )
     raise CommandNotSupported(
         f"OCPP 2.0.1 has no {type(body).__name__} command; use get-variables/set-variables"
     )

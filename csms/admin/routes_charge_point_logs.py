@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from csms import firmware
 from csms.admin.deps import deps_of
 from csms.admin.http import Page, json_response, listing, page_params
 from csms.admin.routing import LIST_QUERY, Param, Route
@@ -64,6 +65,18 @@ def _event_view(row: Row) -> dict[str, Any]:
     }
 
 
+def _firmware_view(row: Row) -> dict[str, Any]:
+    payload = row["payload"] if isinstance(row["payload"], dict) else {}
+    request_id = payload.get("request_id", payload.get("requestId"))
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "status": row["status"],
+        "request_id": request_id,
+        "received_at": row["received_at"],
+    }
+
+
 async def _list(
     request: web.Request, fetch: Fetch, view: Callable[[Row], dict[str, Any]]
 ) -> web.Response:
@@ -97,6 +110,18 @@ async def _events(conn: asyncpg.Connection, charge_point_id: str, page: Page) ->
     )
 
 
+async def _firmware_history(
+    conn: asyncpg.Connection, charge_point_id: str, page: Page
+) -> list[Row]:
+    return await charge_point_store.events_of_kinds_page(
+        conn,
+        charge_point_id,
+        firmware.KINDS,
+        before_id=page.int_cursor(),
+        limit=page.fetch_limit,
+    )
+
+
 async def list_messages(request: web.Request) -> web.Response:
     return await _list(request, _messages, _message_view)
 
@@ -107,6 +132,10 @@ async def list_status_history(request: web.Request) -> web.Response:
 
 async def list_events(request: web.Request) -> web.Response:
     return await _list(request, _events, _event_view)
+
+
+async def list_firmware_history(request: web.Request) -> web.Response:
+    return await _list(request, _firmware_history, _firmware_view)
 
 
 async def get_device_model(request: web.Request) -> web.Response:
@@ -157,6 +186,17 @@ ROUTES = [
         list_events,
         "The charge point's status events",
         "Firmware, diagnostics, log and security events, newest first.",
+        query=LIST_QUERY,
+        path_params=_ID,
+        tag="charge points",
+    ),
+    Route(
+        "GET",
+        "/api/v1/charge-points/{id}/firmware-history",
+        list_firmware_history,
+        "The charge point's firmware and diagnostics history",
+        "FirmwareStatus, DiagnosticsStatus (1.6) and LogStatus (2.0.1) notifications, newest "
+        "first, each with its status, the request id it names (2.0.1) and when it arrived.",
         query=LIST_QUERY,
         path_params=_ID,
         tag="charge points",

@@ -1,22 +1,26 @@
-"""Sessions (OCPP transactions) and their meter samples; read-only."""
+"""Sessions (OCPP transactions) and their meter samples; the operator's close of a
+session whose stop never arrived."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 
 from csms.admin.deps import deps_of
 from csms.admin.http import (
     json_response,
     listing,
     page_params,
+    parse_body,
     path_int,
     query_choice,
     query_datetime,
 )
 from csms.admin.routing import LIST_QUERY, Param, Route
 from csms.errors import NotFound
+from csms.sessions import close_by_operator
 from csms.store import Row
 from csms.store import sessions as store
 from csms.store import transaction_events as transaction_event_store
@@ -48,7 +52,25 @@ def session_view(row: Row) -> dict[str, Any]:
         "remote_start_id": row["remote_start_id"],
         "charging_state": row["charging_state"],
         "replayed_offline": row["offline_events"],
+        "closed_by_operator_at": row["closed_by_operator_at"],
+        "close_reason": row["close_reason"],
+        "charger_stop": (
+            None
+            if row["charger_ended_at"] is None
+            else {
+                "ended_at": row["charger_ended_at"],
+                "meter_stop_wh": row["charger_meter_stop_wh"],
+                "stop_reason": row["charger_stop_reason"],
+                "differs": row["charger_stop_differs"],
+            }
+        ),
     }
+
+
+class SessionClose(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: str | None = Field(default=None, max_length=500)
 
 
 def _sample_view(row: Row) -> dict[str, Any]:
@@ -101,6 +123,14 @@ async def get_session(request: web.Request) -> web.Response:
     )
 
 
+async def close_session(request: web.Request) -> web.Response:
+    session_id = path_int(request, "id", "session")
+    body = await parse_body(request, SessionClose)
+    deps = deps_of(request)
+    row = await close_by_operator(deps.pool, deps.clock, session_id, body.reason)
+    return json_response(session_view(row))
+
+
 _DATETIME = {"type": "string", "format": "date-time"}
 
 ROUTES = [
@@ -128,6 +158,20 @@ ROUTES = [
         "Show a session",
         "The session with its meter samples and, for OCPP 2.0.1, its TransactionEvents "
         "(seqNo, triggerReason, chargingState, offline).",
+        path_params=(Param("id", "Session id.", {"type": "integer", "minimum": 1}),),
+        tag="sessions",
+    ),
+    Route(
+        "POST",
+        "/api/v1/sessions/{id}/close",
+        close_session,
+        "Close a session whose stop never arrived",
+        "Only an active session (else 409): completed with stop reason ClosedByOperator, "
+        "ended at its last energy register sample (or now) with that register as "
+        "meter_stop_wh, and billed as a normal end. A stop the charger sends later is "
+        "recorded as charger_stop (differs: its final register is not the one billed) and "
+        "never billed again.",
+        body=(SessionClose,),
         path_params=(Param("id", "Session id.", {"type": "integer", "minimum": 1}),),
         tag="sessions",
     ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -291,6 +291,28 @@ async def events_page(
            WHERE charge_point_id = $1 AND ($2::bigint IS NULL OR id < $2)
            ORDER BY id DESC LIMIT $3""",
         charge_point_id,
+        before_id,
+        limit,
+    )
+    return [dict(r) for r in records]
+
+
+async def events_of_kinds_page(
+    conn: asyncpg.Connection,
+    charge_point_id: str,
+    kinds: Sequence[str],
+    *,
+    before_id: int | None,
+    limit: int,
+) -> list[Row]:
+    """Status events of the given kinds newest first; ``before_id`` is the paging cursor."""
+    records = await conn.fetch(
+        """SELECT id, kind, status, payload, received_at FROM charge_point_events
+           WHERE charge_point_id = $1 AND kind = ANY($2::text[])
+             AND ($3::bigint IS NULL OR id < $3)
+           ORDER BY id DESC LIMIT $4""",
+        charge_point_id,
+        list(kinds),
         before_id,
         limit,
     )

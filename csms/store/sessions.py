@@ -14,7 +14,9 @@ from csms.store import Row, row_dict
 COLUMNS = """id, charge_point_id, protocol, evse_id, connector_id, transaction_id, status,
     id_token, id_token_status, account_id, reservation_id, started_at, ended_at,
     meter_start_wh, meter_stop_wh, energy_wh, stop_reason, stop_id_token, remote_start_id,
-    charging_state, last_seq_no, offline_events, created_at, updated_at"""
+    charging_state, last_seq_no, offline_events, created_at, updated_at,
+    closed_by_operator_at, close_reason, charger_ended_at, charger_meter_stop_wh,
+    charger_stop_reason, charger_stop_differs"""
 
 
 async def insert_started(
@@ -299,3 +301,70 @@ async def samples(conn: asyncpg.Connection, session_id: int) -> list[Row]:
 async def next_remote_start_id(conn: asyncpg.Connection) -> int:
     value: int = await conn.fetchval("SELECT nextval('remote_start_id')")
     return value
+
+
+async def lock(conn: asyncpg.Connection, session_id: int) -> Row | None:
+    return row_dict(
+        await conn.fetchrow(f"SELECT {COLUMNS} FROM sessions WHERE id = $1 FOR UPDATE", session_id)
+    )
+
+
+async def last_register(conn: asyncpg.Connection, session_id: int) -> Row | None:
+    """The session's last total energy import register sample (time and Wh)."""
+    return row_dict(
+        await conn.fetchrow(
+            """SELECT sampled_at, energy_wh FROM meter_samples WHERE session_id = $1
+                 AND measurand = 'Energy.Active.Import.Register' AND phase = ''
+                 AND energy_wh IS NOT NULL
+               ORDER BY sampled_at DESC, id DESC LIMIT 1""",
+            session_id,
+        )
+    )
+
+
+async def close_by_operator(
+    conn: asyncpg.Connection,
+    session_id: int,
+    *,
+    ended_at: datetime,
+    meter_start_wh: int | None,
+    meter_stop_wh: int | None,
+    energy_wh: int | None,
+    reason: str | None,
+    now: datetime,
+) -> None:
+    await conn.execute(
+        """UPDATE sessions SET status = 'completed', ended_at = $2, meter_start_wh = $3,
+               meter_stop_wh = $4, energy_wh = $5, stop_reason = 'ClosedByOperator',
+               closed_by_operator_at = $6, close_reason = $7, updated_at = now()
+           WHERE id = $1""",
+        session_id,
+        ended_at,
+        meter_start_wh,
+        meter_stop_wh,
+        energy_wh,
+        now,
+        reason,
+    )
+
+
+async def record_charger_stop(
+    conn: asyncpg.Connection,
+    session_id: int,
+    *,
+    ended_at: datetime | None,
+    meter_stop_wh: int | None,
+    reason: str | None,
+    differs: bool,
+) -> None:
+    """The charger's own stop of a session the operator already closed (first one wins)."""
+    await conn.execute(
+        """UPDATE sessions SET charger_ended_at = $2, charger_meter_stop_wh = $3,
+               charger_stop_reason = $4, charger_stop_differs = $5, updated_at = now()
+           WHERE id = $1 AND charger_ended_at IS NULL""",
+        session_id,
+        ended_at,
+        meter_stop_wh,
+        reason,
+        differs,
+    )

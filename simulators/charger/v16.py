@@ -12,6 +12,7 @@ from ocpp.v16 import call
 from websockets.asyncio.client import ClientConnection
 
 from simulators.charger.charging import charge
+from simulators.charger.firmware import FirmwareUpdates
 from simulators.charger.model import (
     ChargerOffline,
     ConnectorState,
@@ -26,7 +27,7 @@ from simulators.charger.v16_messages import V16Messages
 logger = logging.getLogger("simulators.charger")
 
 
-class SimulatedCharger(V16Messages, Reservations):
+class SimulatedCharger(V16Messages, Reservations, FirmwareUpdates):
     """An OCPP 1.6J charge point: boots, reports status, charges, answers the CSMS."""
 
     def _make_charge_point(self, ws: ClientConnection) -> Any:
@@ -284,3 +285,11 @@ class SimulatedCharger(V16Messages, Reservations):
                 await self._call(call.FirmwareStatusNotification(status="Idle"))
         except ChargerOffline:
             logger.info("%s: triggered %s not delivered", self.config.charge_point_id, message)
+
+    # -- firmware and diagnostics ---------------------------------------------------------
+
+    async def _report_firmware(self, status: str, request_id: int | None, /) -> None:
+        await self._call(call.FirmwareStatusNotification(status=status))
+
+    async def _report_upload(self, status: str, request_id: int | None, /) -> None:
+        await self._call(call.DiagnosticsStatusNotification(status=status))

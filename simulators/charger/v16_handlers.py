@@ -194,6 +194,31 @@ class ChargePoint16(FollowUps, ChargePoint):  # type: ignore[misc]  # the ocpp l
             list_version=ch.local_list.version if enabled else -1
         )
 
+    # -- UpdateFirmware / GetDiagnostics ------------------------------------------------
+
+    @_on("UpdateFirmware")
+    def on_update_firmware(self, location: str, call_unique_id: str, **_: Any) -> Any:
+        follow_up = self._charger._plan_firmware(location, None)
+        return self._answer(call_unique_id, call_result.UpdateFirmware(), follow_up)
+
+    @_after("UpdateFirmware")
+    def after_update_firmware(self, call_unique_id: str, **_: Any) -> None:
+        self._follow_up(call_unique_id)
+
+    @_on("GetDiagnostics")
+    def on_get_diagnostics(self, location: str, call_unique_id: str, **_: Any) -> Any:
+        ch = self._charger
+        file_name = ch.upload_file_name(ch.config.charge_point_id)
+        return self._answer(
+            call_unique_id,
+            call_result.GetDiagnostics(file_name=file_name),
+            ch._plan_upload(location, None),
+        )
+
+    @_after("GetDiagnostics")
+    def after_get_diagnostics(self, call_unique_id: str, **_: Any) -> None:
+        self._follow_up(call_unique_id)
+
     # -- configuration, cache, data transfer --------------------------------------------
 
     @_on("GetConfiguration")

@@ -10,6 +10,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection
 
 from simulators.charger.charging import charge
+from simulators.charger.firmware import FirmwareUpdates
 from simulators.charger.model import (
     ChargerOffline,
     ConnectorState,
@@ -57,8 +58,10 @@ TRIGGERABLE = frozenset(
 )
 
 
-class SimulatedCharger201(V201Transactions, Reservations):
+class SimulatedCharger201(V201Transactions, Reservations, FirmwareUpdates):
     """An OCPP 2.0.1 charging station: boots, reports status, charges, answers the CSMS."""
+
+    upload_failed = "UploadFailure"
 
     def _make_charge_point(self, ws: ClientConnection) -> Any:
         return ChargePoint201(self, ws)
@@ -451,3 +454,11 @@ class SimulatedCharger201(V201Transactions, Reservations):
             await self.notify_report(request_id, items)
         except ChargerOffline:
             logger.info("%s: report %s not delivered", self._name, request_id)
+
+    # -- firmware and logs ----------------------------------------------------------------
+
+    async def _report_firmware(self, status: str, request_id: int | None, /) -> None:
+        await self.firmware_status(status, request_id)
+
+    async def _report_upload(self, status: str, request_id: int | None, /) -> None:
+        await self.log_status(status, request_id)

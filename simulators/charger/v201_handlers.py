@@ -219,6 +219,42 @@ class ChargePoint201(FollowUps, ChargePoint):  # type: ignore[misc]  # the ocpp 
     def after_get_base_report(self, call_unique_id: str, **_: Any) -> None:
         self._follow_up(call_unique_id)
 
+    # -- UpdateFirmware / GetLog ---------------------------------------------------------
+
+    @_on("UpdateFirmware")
+    def on_update_firmware(
+        self, request_id: int, firmware: dict[str, Any], call_unique_id: str, **_: Any
+    ) -> Any:
+        follow_up = self._charger._plan_firmware(str(firmware["location"]), request_id)
+        return self._answer(
+            call_unique_id, call_result.UpdateFirmware(status="Accepted"), follow_up
+        )
+
+    @_after("UpdateFirmware")
+    def after_update_firmware(self, call_unique_id: str, **_: Any) -> None:
+        self._follow_up(call_unique_id)
+
+    @_on("GetLog")
+    def on_get_log(
+        self,
+        log: dict[str, Any],
+        log_type: str,
+        request_id: int,
+        call_unique_id: str,
+        **_: Any,
+    ) -> Any:
+        ch = self._charger
+        file_name = ch.upload_file_name(ch.config.charge_point_id, log_type)
+        return self._answer(
+            call_unique_id,
+            call_result.GetLog(status="Accepted", filename=file_name),
+            ch._plan_upload(str(log["remote_location"]), request_id),
+        )
+
+    @_after("GetLog")
+    def after_get_log(self, call_unique_id: str, **_: Any) -> None:
+        self._follow_up(call_unique_id)
+
     # -- cache, data transfer, TriggerMessage -------------------------------------------
 
     @_on("ClearCache")

@@ -177,6 +177,9 @@ async def test_get_with_fields_and_meter_samples(api: Api) -> None:
         "remote_start_id": None,
         "charging_state": None,
         "replayed_offline": False,
+        "closed_by_operator_at": None,
+        "close_reason": None,
+        "charger_stop": None,
         "transaction_events": [],
         "meter_samples": [
             {
