@@ -351,6 +351,9 @@ class SettlementService:
             note = await invoice_store.get(conn, credit_note_id)
             if refund is None or note is None or refund["status"] != "pending":
                 return
+            # Lock order everywhere: invoice, then payment (credit notes take them so too);
+            # the other order deadlocks against a credit note issued meanwhile.
+            await invoice_store.get(conn, note["credit_for"], lock=True)
             payment = await store.get(conn, refund["payment_id"], lock=True)
             assert payment is not None
             key = refund_key(payment["session_id"], note["credit_number"])
