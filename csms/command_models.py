@@ -6,21 +6,24 @@ spelling. Each protocol adapter turns them into its own requests.
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 __all__ = ["COMMAND_BODIES", "CommandBody"]
 
 
 class CommandBody(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RemoteStart(CommandBody):
-    connector_id: int | None = Field(default=None, ge=1)
-    id_token: str = Field(min_length=1, max_length=36)  # 1.6 idTag: at most 20
 
 
 class RemoteStop(CommandBody):
@@ -197,6 +200,142 @@ class GetLog(CommandBody):
     retry_interval: int | None = Field(default=None, ge=0)
 
 
+class SchedulePeriod(CommandBody):
+    start_period: int = Field(ge=0)
+    limit: float = Field(gt=0)
+    number_phases: int | None = Field(default=None, ge=1, le=3)
+
+
+class ChargingProfileSpec(CommandBody):
+    """A charging profile, version-neutral. ``purpose`` takes the 1.6 names or the 2.0.1
+    ChargingStationMaxProfile (stored as ChargePointMaxProfile). Periods start at 0 and
+    strictly increase; a Recurring profile needs ``recurrency`` and ``start_schedule``.
+    Times without a time zone are UTC."""
+
+    purpose: Literal[
+        "ChargePointMaxProfile", "ChargingStationMaxProfile", "TxDefaultProfile", "TxProfile"
+    ]
+    stack_level: int = Field(ge=0, le=2**31 - 1)
+    kind: Literal["Absolute", "Recurring", "Relative"]
+    recurrency: Literal["Daily", "Weekly"] | None = Field(default=None, validate_default=True)
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    charging_rate_unit: Literal["W", "A"]
+    duration: int | None = Field(default=None, ge=1)
+    start_schedule: datetime | None = Field(default=None, validate_default=True)
+    min_charging_rate: float | None = Field(default=None, ge=0)
+    periods: list[SchedulePeriod] = Field(min_length=1)
+
+    @field_validator("valid_from")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return _utc(value)
+
+    @field_validator("purpose")
+    @classmethod
+    def _neutral_purpose(cls, value: str) -> str:
+        return "ChargePointMaxProfile" if value == "ChargingStationMaxProfile" else value
+
+    @field_validator("periods")
+    @classmethod
+    def _ordered(cls, value: list[SchedulePeriod]) -> list[SchedulePeriod]:
+        if value[0].start_period != 0:
+            raise ValueError("the first period must start at 0")
+        for before, after in itertools.pairwise(value):
+            if after.start_period <= before.start_period:
+                raise ValueError("start_period must strictly increase")
+        return value
+
+    @field_validator("recurrency", mode="after")
+    @classmethod
+    def _recurrency(cls, value: str | None, info: ValidationInfo) -> str | None:
+        recurring = info.data.get("kind") == "Recurring"
+        if recurring and value is None:
+            raise ValueError("a Recurring profile needs a recurrency")
+        if not recurring and value is not None:
+            raise ValueError("only a Recurring profile has a recurrency")
+        return value
+
+    @field_validator("start_schedule", mode="after")
+    @classmethod
+    def _start(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        if info.data.get("kind") == "Recurring" and value is None:
+            raise ValueError("a Recurring profile needs a start_schedule")
+        return _utc(value)
+
+    @field_validator("valid_to", mode="after")
+    @classmethod
+    def _valid_to(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        value = _utc(value)
+        start = info.data.get("valid_from")
+        if value is not None and start is not None and value <= start:
+            raise ValueError("valid_to must be after valid_from")
+        return value
+
+
+class RemoteStart(CommandBody):
+    """``charging_profile``: a stored profile's name or an inline profile, a TxProfile
+    either way (sent as the request's chargingProfile; ``charging_profile_id`` is filled
+    in by the central system when absent)."""
+
+    connector_id: int | None = Field(default=None, ge=1)
+    id_token: str = Field(min_length=1, max_length=36)  # 1.6 idTag: at most 20
+    charging_profile: str | ChargingProfileSpec | None = None
+    charging_profile_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+    @field_validator("charging_profile", mode="before")
+    @classmethod
+    def _profile(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            try:
+                return ChargingProfileSpec.model_validate(value)
+            except ValidationError as exc:
+                first = exc.errors(include_url=False)[0]
+                where = ".".join(str(part) for part in first["loc"])
+                raise ValueError(f"{where}: {first['msg']}") from None
+        if isinstance(value, str) and not 1 <= len(value) <= 100:
+            raise ValueError("a profile name has 1 to 100 characters")
+        return value
+
+
+class SetChargingProfile(CommandBody):
+    """``connector_id`` (1.6) or ``evse_id`` (2.0.1; each is taken for the other when
+    absent); the profile by ``profile_name`` (stored) or inline ``profile``; a TxProfile
+    needs ``session_id`` (an active session of the charger: its transaction id is sent)."""
+
+    connector_id: int | None = Field(default=None, ge=0)
+    evse_id: int | None = Field(default=None, ge=0)
+    profile_name: str | None = Field(default=None, min_length=1, max_length=100)
+    profile: ChargingProfileSpec | None = None
+    session_id: int | None = Field(default=None, ge=1)
+    charging_profile_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    """Filled in by the central system (the stored profile's id or the next of the
+    sequence)."""
+
+
+class ClearChargingProfile(CommandBody):
+    charging_profile_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    connector_id: int | None = Field(default=None, ge=0)
+    evse_id: int | None = Field(default=None, ge=0)
+    purpose: (
+        Literal[
+            "ChargePointMaxProfile",
+            "ChargingStationMaxProfile",
+            "TxDefaultProfile",
+            "TxProfile",
+        ]
+        | None
+    ) = None
+    stack_level: int | None = Field(default=None, ge=0)
+
+
+class GetCompositeSchedule(CommandBody):
+    connector_id: int | None = Field(default=None, ge=0)
+    evse_id: int | None = Field(default=None, ge=0)
+    duration: int = Field(ge=1)
+    charging_rate_unit: Literal["W", "A"] | None = None
+
+
 COMMAND_BODIES: dict[str, type[CommandBody]] = {
     "remote-start": RemoteStart,
     "remote-stop": RemoteStop,
@@ -218,4 +357,7 @@ COMMAND_BODIES: dict[str, type[CommandBody]] = {
     "update-firmware": UpdateFirmware,
     "get-diagnostics": GetDiagnostics,
     "get-log": GetLog,
+    "set-charging-profile": SetChargingProfile,
+    "clear-charging-profile": ClearChargingProfile,
+    "get-composite-schedule": GetCompositeSchedule,
 }

@@ -15,7 +15,14 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from csms import command_models as m
-from csms import firmware, local_list, reservations, v16_commands, v201_commands
+from csms import (
+    firmware,
+    local_list,
+    reservations,
+    smart_charging,
+    v16_commands,
+    v201_commands,
+)
 from csms.cluster import Cluster
 from csms.errors import (
     ChargerCallError,
@@ -147,7 +154,9 @@ class CommandService:
         body = await reservations.assign_id(self._pool, body)
         body = await local_list.resolve(self._pool, body)
         body = await firmware.assign_request_id(self._pool, endpoint.ocpp_version, body)
-        request = await self._request(endpoint, charge_point_id, body)
+        body = await smart_charging.assign(self._pool, endpoint.ocpp_version, body)
+        transaction_id = await self._transaction_of(charge_point_id, body)
+        request = await self._request(endpoint, charge_point_id, body, transaction_id)
         await reservations.record_request(self._pool, charge_point_id, endpoint.ocpp_version, body)
         bound = log.bind(charge_point_id=charge_point_id, command=command)
         try:
@@ -170,15 +179,27 @@ class CommandService:
         reply = _snake(result)
         await local_list.record_answer(self._pool, charge_point_id, body, reply)
         reply = firmware.annotate_reply(body, request, reply)
+        reply = await smart_charging.record_answer(
+            self._pool, charge_point_id, endpoint.ocpp_version, body, transaction_id, reply
+        )
         return await reservations.record_answer(self._pool, charge_point_id, body, reply)
 
+    async def _transaction_of(self, charge_point_id: str, body: m.CommandBody) -> str | None:
+        """The transaction a remote-stop or a set-charging-profile names by its session."""
+        if isinstance(body, m.RemoteStop):
+            return await self._active_transaction(charge_point_id, body.session_id)
+        if isinstance(body, m.SetChargingProfile) and body.session_id is not None:
+            return await self._active_transaction(charge_point_id, body.session_id)
+        return None
+
     async def _request(
-        self, endpoint: OcppEndpoint, charge_point_id: str, body: m.CommandBody
+        self,
+        endpoint: OcppEndpoint,
+        charge_point_id: str,
+        body: m.CommandBody,
+        transaction_id: str | None,
     ) -> Any:
         """The request of the charger's protocol version for a neutral command body."""
-        transaction_id = None
-        if isinstance(body, m.RemoteStop):
-            transaction_id = await self._active_transaction(charge_point_id, body.session_id)
         if endpoint.ocpp_version == "1.6":
             return v16_commands.build(body, transaction_id)
         remote_start_id = None

@@ -13,6 +13,7 @@ from typing import Any
 from ocpp.v16 import call
 
 from csms import command_models as m
+from csms import smart_charging
 from csms.errors import CommandNotSupported, InvalidInput
 from csms.translate import format_timestamp
 
@@ -56,6 +57,13 @@ def _get_diagnostics(
     )
 
 
+def _remote_start_profile(body: m.RemoteStart) -> dict[str, Any] | None:
+    if not isinstance(body.charging_profile, m.ChargingProfileSpec):
+        return None
+    assert body.charging_profile_id is not None
+    return smart_charging.v16_profile(body.charging_profile, body.charging_profile_id, None)
+
+
 def build(body: m.CommandBody, transaction_id: str | None = None) -> Any:
     """Return the ``ocpp.v16.call`` request for a command body.
 
@@ -67,7 +75,11 @@ def build(body: m.CommandBody, transaction_id: str | None = None) -> Any:
         case m.RemoteStart():
             if len(body.id_token) > 20:
                 raise InvalidInput("an OCPP 1.6 idTag has at most 20 characters", field="id_token")
-            return call.RemoteStartTransaction(id_tag=body.id_token, connector_id=body.connector_id)
+            return call.RemoteStartTransaction(
+                id_tag=body.id_token,
+                connector_id=body.connector_id,
+                charging_profile=_remote_start_profile(body),
+            )
         case m.RemoteStop():
             assert transaction_id is not None
             return call.RemoteStopTransaction(transaction_id=int(transaction_id))
@@ -171,5 +183,33 @@ def build(body: m.CommandBody, transaction_id: str | None = None) -> Any:
                 body.retry_interval,
                 body.log.oldest_timestamp,
                 body.log.latest_timestamp,
+            )
+        case m.SetChargingProfile():
+            assert body.profile is not None
+            assert body.charging_profile_id is not None
+            connector_id = smart_charging.target("1.6", body.connector_id, body.evse_id)
+            return call.SetChargingProfile(
+                connector_id=connector_id,
+                cs_charging_profiles=smart_charging.v16_profile(
+                    body.profile, body.charging_profile_id, transaction_id
+                ),
+            )
+        case m.ClearChargingProfile():
+            if body.purpose == "ChargingStationMaxProfile":
+                raise InvalidInput("OCPP 1.6 calls it ChargePointMaxProfile", field="purpose")
+            return call.ClearChargingProfile(
+                id=body.charging_profile_id,
+                connector_id=smart_charging.target("1.6", body.connector_id, body.evse_id),
+                charging_profile_purpose=body.purpose,
+                stack_level=body.stack_level,
+            )
+        case m.GetCompositeSchedule():
+            connector_id = smart_charging.target("1.6", body.connector_id, body.evse_id)
+            if connector_id is None:
+                raise InvalidInput("connector_id is required", field="connector_id")
+            return call.GetCompositeSchedule(
+                connector_id=connector_id,
+                duration=body.duration,
+                charging_rate_unit=body.charging_rate_unit,
             )
     raise CommandNotSupported(f"OCPP 1.6 has no {type(body).__name__} command")

@@ -24,6 +24,7 @@ from typing import Any
 from ocpp.v201 import call
 
 from csms import command_models as m
+from csms import smart_charging
 from csms.errors import CommandNotSupported, InvalidInput
 from csms.translate import format_timestamp
 
@@ -107,6 +108,14 @@ def build(
                 id_token={"id_token": body.id_token, "type": "Central"},
                 remote_start_id=remote_start_id,
                 evse_id=body.connector_id,
+                charging_profile=(
+                    smart_charging.v201_profile(
+                        body.charging_profile, body.charging_profile_id, None
+                    )
+                    if isinstance(body.charging_profile, m.ChargingProfileSpec)
+                    and body.charging_profile_id is not None
+                    else None
+                ),
             )
         case m.RemoteStop():
             assert transaction_id is not None
@@ -209,6 +218,38 @@ def build(
                 body.log.latest_timestamp,
                 body.retries,
                 body.retry_interval,
+            )
+        case m.SetChargingProfile():
+            assert body.profile is not None
+            assert body.charging_profile_id is not None
+            evse_id = smart_charging.target("2.0.1", body.connector_id, body.evse_id)
+            return call.SetChargingProfile(
+                evse_id=evse_id,
+                charging_profile=smart_charging.v201_profile(
+                    body.profile, body.charging_profile_id, transaction_id
+                ),
+            )
+        case m.ClearChargingProfile():
+            criteria: dict[str, Any] = {}
+            evse_id = smart_charging.target("2.0.1", body.connector_id, body.evse_id)
+            if evse_id is not None:
+                criteria["evse_id"] = evse_id
+            if body.purpose is not None:
+                criteria["charging_profile_purpose"] = smart_charging.v201_purpose(body.purpose)
+            if body.stack_level is not None:
+                criteria["stack_level"] = body.stack_level
+            return call.ClearChargingProfile(
+                charging_profile_id=body.charging_profile_id,
+                charging_profile_criteria=criteria or None,
+            )
+        case m.GetCompositeSchedule():
+            evse_id = smart_charging.target("2.0.1", body.connector_id, body.evse_id)
+            if evse_id is None:
+                raise InvalidInput("evse_id is required", field="evse_id")
+            return call.GetCompositeSchedule(
+                duration=body.duration,
+                evse_id=evse_id,
+                charging_rate_unit=body.charging_rate_unit,
             )
     raise CommandNotSupported(
         f"OCPP 2.0.1 has no {type(body).__name__} command; use get-variables/set-variables"

@@ -21,13 +21,14 @@ from simulators.charger.model import (
     utc_now,
 )
 from simulators.charger.reservations import Reservations
+from simulators.charger.smart_charging import SmartCharging
 from simulators.charger.v16_handlers import ChargePoint16
 from simulators.charger.v16_messages import V16Messages
 
 logger = logging.getLogger("simulators.charger")
 
 
-class SimulatedCharger(V16Messages, Reservations, FirmwareUpdates):
+class SimulatedCharger(V16Messages, Reservations, FirmwareUpdates, SmartCharging):
     """An OCPP 1.6J charge point: boots, reports status, charges, answers the CSMS."""
 
     def _make_charge_point(self, ws: ClientConnection) -> Any:

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 from ocpp.v16 import ChargePoint, call_result
 from websockets.asyncio.client import ClientConnection
 
-from simulators.charger.model import Reservation
+from simulators.charger.model import Reservation, utc_now
 from simulators.charger.reservations import parse_expiry
 from simulators.charger.routing import FollowUps
 from simulators.charger.routing import after_action as _after
 from simulators.charger.routing import on_action as _on
+from simulators.charger.smart_charging import parse_profile
 
 if TYPE_CHECKING:
     from simulators.charger.v16 import SimulatedCharger
@@ -50,12 +51,26 @@ class ChargePoint16(FollowUps, ChargePoint):  # type: ignore[misc]  # the ocpp l
 
     @_on("RemoteStartTransaction")
     def on_remote_start(
-        self, id_tag: str, call_unique_id: str, connector_id: int | None = None, **_: Any
+        self,
+        id_tag: str,
+        call_unique_id: str,
+        connector_id: int | None = None,
+        charging_profile: dict[str, Any] | None = None,
+        **_: Any,
     ) -> Any:
         ch = self._charger
         conn = ch._pick_connector(connector_id, id_tag)
         if conn is None:
             return call_result.RemoteStartTransaction(status="Rejected")
+        if charging_profile is not None:
+            profile = parse_profile(
+                conn.connector_id,
+                charging_profile,
+                charging_profile["charging_schedule"],
+                int(charging_profile["charging_profile_id"]),
+            )
+            if profile.purpose != "TxProfile" or ch.set_charging_profile(profile) != "Accepted":
+                return call_result.RemoteStartTransaction(status="Rejected")
         conn.claim()  # claimed now, so a second RemoteStart is rejected
         return self._answer(
             call_unique_id,
@@ -129,6 +144,60 @@ class ChargePoint16(FollowUps, ChargePoint):  # type: ignore[misc]  # the ocpp l
     @_after("ChangeAvailability")
     def after_change_availability(self, call_unique_id: str, **_: Any) -> None:
         self._follow_up(call_unique_id)
+
+    # -- SetChargingProfile / ClearChargingProfile / GetCompositeSchedule ----------------
+
+    @_on("SetChargingProfile")
+    def on_set_charging_profile(
+        self, connector_id: int, cs_charging_profiles: dict[str, Any], **_: Any
+    ) -> Any:
+        profile = cs_charging_profiles
+        installed = parse_profile(
+            connector_id,
+            profile,
+            profile["charging_schedule"],
+            int(profile["charging_profile_id"]),
+        )
+        status = self._charger.set_charging_profile(installed)
+        return call_result.SetChargingProfile(status=status)
+
+    @_on("ClearChargingProfile")
+    def on_clear_charging_profile(
+        self,
+        id: int | None = None,
+        connector_id: int | None = None,
+        charging_profile_purpose: str | None = None,
+        stack_level: int | None = None,
+        **_: Any,
+    ) -> Any:
+        status = self._charger.clear_charging_profile(
+            id, connector_id, charging_profile_purpose, stack_level
+        )
+        return call_result.ClearChargingProfile(status=status)
+
+    @_on("GetCompositeSchedule")
+    def on_get_composite_schedule(
+        self,
+        connector_id: int,
+        duration: int,
+        charging_rate_unit: str | None = None,
+        **_: Any,
+    ) -> Any:
+        status, unit, periods = self._charger.composite_schedule(
+            connector_id, duration, charging_rate_unit
+        )
+        if status != "Accepted":
+            return call_result.GetCompositeSchedule(status=status)
+        return call_result.GetCompositeSchedule(
+            status=status,
+            connector_id=connector_id,
+            schedule_start=utc_now().isoformat().replace("+00:00", "Z"),
+            charging_schedule={
+                "duration": duration,
+                "charging_rate_unit": unit,
+                "charging_schedule_period": periods,
+            },
+        )
 
     # -- ReserveNow / CancelReservation ----------------------------------------------------
 

@@ -20,6 +20,7 @@ from simulators.charger.model import (
 )
 from simulators.charger.reservations import Reservations
 from simulators.charger.routing import FollowUp
+from simulators.charger.smart_charging import SmartCharging
 from simulators.charger.v201_handlers import ChargePoint201
 from simulators.charger.v201_messages import RFID
 from simulators.charger.v201_transactions import Transaction201, V201Transactions
@@ -58,7 +59,7 @@ TRIGGERABLE = frozenset(
 )
 
 
-class SimulatedCharger201(V201Transactions, Reservations, FirmwareUpdates):
+class SimulatedCharger201(V201Transactions, Reservations, FirmwareUpdates, SmartCharging):
     """An OCPP 2.0.1 charging station: boots, reports status, charges, answers the CSMS."""
 
     upload_failed = "UploadFailure"

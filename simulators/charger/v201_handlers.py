@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 from ocpp.v201 import ChargePoint, call_result
 from websockets.asyncio.client import ClientConnection
 
-from simulators.charger.model import Reservation
+from simulators.charger.model import Reservation, utc_now
 from simulators.charger.reservations import parse_expiry
 from simulators.charger.routing import FollowUps
 from simulators.charger.routing import after_action as _after
 from simulators.charger.routing import on_action as _on
+from simulators.charger.smart_charging import parse_profile
 from simulators.charger.v201_variables import get_variable, set_variable
 
 if TYPE_CHECKING:
@@ -47,12 +48,22 @@ class ChargePoint201(FollowUps, ChargePoint):  # type: ignore[misc]  # the ocpp 
         remote_start_id: int,
         call_unique_id: str,
         evse_id: int | None = None,
+        charging_profile: dict[str, Any] | None = None,
         **_: Any,
     ) -> Any:
         ch = self._charger
         conn = ch._pick_evse(evse_id, str(id_token["id_token"]))
         if conn is None:
             return call_result.RequestStartTransaction(status="Rejected")
+        if charging_profile is not None:
+            profile = parse_profile(
+                conn.connector_id,
+                charging_profile,
+                charging_profile["charging_schedule"][0],
+                int(charging_profile["id"]),
+            )
+            if profile.purpose != "TxProfile" or ch.set_charging_profile(profile) != "Accepted":
+                return call_result.RequestStartTransaction(status="Rejected")
         conn.claim()  # claimed now, so a second request is rejected
         token = {"idToken": str(id_token["id_token"]), "type": str(id_token["type"])}
         return self._answer(
@@ -126,6 +137,55 @@ class ChargePoint201(FollowUps, ChargePoint):  # type: ignore[misc]  # the ocpp 
     @_after("ChangeAvailability")
     def after_change_availability(self, call_unique_id: str, **_: Any) -> None:
         self._follow_up(call_unique_id)
+
+    # -- SetChargingProfile / ClearChargingProfile / GetCompositeSchedule ----------------
+
+    @_on("SetChargingProfile")
+    def on_set_charging_profile(
+        self, evse_id: int, charging_profile: dict[str, Any], **_: Any
+    ) -> Any:
+        profile = charging_profile
+        installed = parse_profile(
+            evse_id, profile, profile["charging_schedule"][0], int(profile["id"])
+        )
+        status = self._charger.set_charging_profile(installed)
+        return call_result.SetChargingProfile(status=status)
+
+    @_on("ClearChargingProfile")
+    def on_clear_charging_profile(
+        self,
+        charging_profile_id: int | None = None,
+        charging_profile_criteria: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> Any:
+        criteria = charging_profile_criteria or {}
+        status = self._charger.clear_charging_profile(
+            charging_profile_id,
+            criteria.get("evse_id"),
+            criteria.get("charging_profile_purpose"),
+            criteria.get("stack_level"),
+        )
+        return call_result.ClearChargingProfile(status=status)
+
+    @_on("GetCompositeSchedule")
+    def on_get_composite_schedule(
+        self, duration: int, evse_id: int, charging_rate_unit: str | None = None, **_: Any
+    ) -> Any:
+        status, unit, periods = self._charger.composite_schedule(
+            evse_id, duration, charging_rate_unit
+        )
+        if status != "Accepted":
+            return call_result.GetCompositeSchedule(status=status)
+        return call_result.GetCompositeSchedule(
+            status=status,
+            schedule={
+                "evse_id": evse_id,
+                "duration": duration,
+                "schedule_start": utc_now().isoformat().replace("+00:00", "Z"),
+                "charging_rate_unit": unit,
+                "charging_schedule_period": periods,
+            },
+        )
 
     # -- ReserveNow / CancelReservation ----------------------------------------------------
 
