@@ -336,6 +336,34 @@ class GetCompositeSchedule(CommandBody):
     charging_rate_unit: Literal["W", "A"] | None = None
 
 
+class ChargingProfileCriterion(CommandBody):
+    charging_profile_purpose: (
+        Literal[
+            "ChargePointMaxProfile",
+            "ChargingStationMaxProfile",
+            "ChargingStationExternalConstraints",
+            "TxDefaultProfile",
+            "TxProfile",
+        ]
+        | None
+    ) = None
+    stack_level: int | None = Field(default=None, ge=0)
+    charging_profile_id: list[int] | None = Field(default=None, min_length=1)
+    charging_limit_source: list[Literal["EMS", "Other", "SO", "CSO"]] | None = Field(
+        default=None, min_length=1, max_length=4
+    )
+
+
+class GetChargingProfiles(CommandBody):
+    """2.0.1 only. ``request_id``: the body's, or the next of the ``ocpp_request_id``
+    sequence; the charger reports the matching profiles in ReportChargingProfiles
+    (stored as ChargingProfileReport events)."""
+
+    request_id: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    evse_id: int | None = Field(default=None, ge=0)
+    charging_profile: ChargingProfileCriterion
+
+
 COMMAND_BODIES: dict[str, type[CommandBody]] = {
     "remote-start": RemoteStart,
     "remote-stop": RemoteStop,
@@ -360,4 +388,5 @@ COMMAND_BODIES: dict[str, type[CommandBody]] = {
     "set-charging-profile": SetChargingProfile,
     "clear-charging-profile": ClearChargingProfile,
     "get-composite-schedule": GetCompositeSchedule,
+    "get-charging-profiles": GetChargingProfiles,
 }

@@ -31,8 +31,11 @@ async def next_request_id(pool: asyncpg.Pool) -> int:
 async def assign_request_id(
     pool: asyncpg.Pool, ocpp_version: str, body: m.CommandBody
 ) -> m.CommandBody:
-    """A 2.0.1 update-firmware or get-log without a request id gets the next one."""
-    if ocpp_version == "1.6" or not isinstance(body, m.UpdateFirmware | m.GetLog):
+    """A 2.0.1 update-firmware, get-log or get-charging-profiles without a request id
+    gets the next one."""
+    if ocpp_version == "1.6" or not isinstance(
+        body, m.UpdateFirmware | m.GetLog | m.GetChargingProfiles
+    ):
         return body
     if body.request_id is not None:
         return body
@@ -41,7 +44,7 @@ async def assign_request_id(
 
 def annotate_reply(body: m.CommandBody, request: Any, reply: dict[str, Any]) -> dict[str, Any]:
     """The charger's reply plus the request id sent (2.0.1), to find in the history."""
-    if not isinstance(body, m.UpdateFirmware | m.GetLog | m.GetDiagnostics):
+    if not isinstance(body, m.UpdateFirmware | m.GetLog | m.GetDiagnostics | m.GetChargingProfiles):
         return reply
     request_id = getattr(request, "request_id", None)
     if request_id is None:

@@ -133,5 +133,20 @@ class V201ChargePoint(OcppEndpoint):
         )
         return call_result.ReservationStatusUpdate()
 
+    @on(Action.report_charging_profiles)
+    async def on_report_charging_profiles(
+        self, **payload: Any
+    ) -> call_result.ReportChargingProfiles:
+        # One event per report message (its chargingProfile list), as the charger sent it.
+        await self._event("ChargingProfileReport", payload.get("charging_limit_source"), payload)
+        return call_result.ReportChargingProfiles()
+
+    @on(Action.notify_ev_charging_needs)
+    async def on_notify_ev_charging_needs(
+        self, **payload: Any
+    ) -> call_result.NotifyEVChargingNeeds:
+        await self._event("EVChargingNeeds", None, payload)
+        return call_result.NotifyEVChargingNeeds(status="Accepted")
+
     async def _event(self, kind: str, status: str | None, payload: dict[str, Any]) -> None:
         await self._services.chargers.event(self.id, kind, status, payload)

@@ -11,9 +11,10 @@ take their id token type from the id_tokens table (ISO14443 when unknown) and
 ``parent_id_tag`` as the groupIdToken; update-firmware puts ``location``,
 ``retrieve_date`` and ``install_date`` into ``firmware``; get-diagnostics is sent as GetLog
 (DiagnosticsLog) with ``location`` as the remoteLocation and ``start_time`` /
-``stop_time`` as oldest / latest timestamp. update-firmware, get-log and get-diagnostics
-carry a requestId: the body's, or the next of the ``ocpp_request_id`` sequence (see
-:mod:`csms.firmware`).
+``stop_time`` as oldest / latest timestamp; get-charging-profiles (2.0.1 only) sends
+its criteria with ChargingStationMaxProfile for ChargePointMaxProfile. update-firmware,
+get-log, get-diagnostics and get-charging-profiles carry a requestId: the body's, or the
+next of the ``ocpp_request_id`` sequence (see :mod:`csms.firmware`).
 """
 
 from __future__ import annotations
@@ -250,6 +251,23 @@ def build(
                 duration=body.duration,
                 evse_id=evse_id,
                 charging_rate_unit=body.charging_rate_unit,
+            )
+        case m.GetChargingProfiles():
+            assert body.request_id is not None
+            wanted = body.charging_profile
+            criterion: dict[str, Any] = {}
+            if wanted.charging_profile_purpose is not None:
+                criterion["charging_profile_purpose"] = smart_charging.v201_purpose(
+                    wanted.charging_profile_purpose
+                )
+            if wanted.stack_level is not None:
+                criterion["stack_level"] = wanted.stack_level
+            if wanted.charging_profile_id is not None:
+                criterion["charging_profile_id"] = wanted.charging_profile_id
+            if wanted.charging_limit_source is not None:
+                criterion["charging_limit_source"] = wanted.charging_limit_source
+            return call.GetChargingProfiles(
+                request_id=body.request_id, charging_profile=criterion, evse_id=body.evse_id
             )
     raise CommandNotSupported(
         f"OCPP 2.0.1 has no {type(body).__name__} command; use get-variables/set-variables"

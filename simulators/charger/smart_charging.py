@@ -1,17 +1,19 @@
 """Smart charging of the simulated charger, the same in both versions.
 
 SetChargingProfile installs a profile on a connector (1.6) or EVSE (2.0.1), 0 being the
-whole charger: Rejected for an unknown connector, a charge point max profile
-(2.0.1 ChargingStationMaxProfile) anywhere but 0 and a TxProfile on 0; otherwise it
-replaces a profile of the same id, or of the same purpose and stack level there, and is
-Accepted. ClearChargingProfile removes every profile matching all the criteria given
-(Accepted) or finds none (Unknown). GetCompositeSchedule combines, from the request's
-start, the highest stack level charge point max profile with the highest stack level
-TxProfile of the connector (else TxDefaultProfile of the connector, else of 0): at each
-period start the lower of the two limits (A and W are converted at 230 V per phase,
-3 phases unless a period says otherwise). Recurrency and validity times are ignored.
-A RemoteStartTransaction / RequestStartTransaction carrying a TxProfile installs it on
-the chosen connector / EVSE (it stays until cleared or replaced).
+whole charger: Rejected for an unknown connector, a charge point max profile (2.0.1
+ChargingStationMaxProfile) anywhere but 0 and a TxProfile on 0; otherwise it replaces a
+profile of the same id, or of the same purpose and stack level there, and is Accepted.
+ClearChargingProfile removes every profile matching all the criteria given (Accepted) or
+finds none (Unknown). GetChargingProfiles (2.0.1) finds the profiles matching all the
+criteria given: Accepted, then one ReportChargingProfiles per EVSE (chargingLimitSource
+CSO, tbc on all but the last), or NoProfiles. GetCompositeSchedule combines, from the
+request's start, the highest stack level charge point max profile with the highest stack
+level TxProfile of the connector (else TxDefaultProfile of the connector, else of 0): at
+each period start the lower of the two limits (A and W are converted at 230 V per phase,
+3 phases unless a period says otherwise). Recurrency and validity times are ignored. A
+RemoteStartTransaction / RequestStartTransaction carrying a TxProfile installs it on the
+chosen connector / EVSE (it stays until cleared or replaced).
 """
 
 from __future__ import annotations
@@ -145,6 +147,30 @@ class SmartCharging(BaseCharger):
         for p in found:
             del profiles[p.id]
         return "Accepted" if found else "Unknown"
+
+    def matching_profiles(
+        self,
+        connector_id: int | None,
+        purpose: str | None = None,
+        stack_level: int | None = None,
+        profile_ids: list[int] | None = None,
+        sources: list[str] | None = None,
+    ) -> dict[int, list[InstalledProfile]]:
+        """The installed profiles matching all the criteria given, by connector / EVSE
+        (every profile was set by the CSO)."""
+        if sources is not None and "CSO" not in sources:
+            return {}
+        purpose = None if purpose is None else neutral_purpose(purpose)
+        found: dict[int, list[InstalledProfile]] = {}
+        for p in sorted(self._profiles().values(), key=lambda p: (p.connector_id, p.id)):
+            if (
+                (connector_id is None or p.connector_id == connector_id)
+                and (purpose is None or p.purpose == purpose)
+                and (stack_level is None or p.stack_level == stack_level)
+                and (profile_ids is None or p.id in profile_ids)
+            ):
+                found.setdefault(p.connector_id, []).append(p)
+        return found
 
     def _top(self, connector_id: int, purpose: str) -> InstalledProfile | None:
         candidates = [

@@ -456,6 +456,17 @@ class SimulatedCharger201(V201Transactions, Reservations, FirmwareUpdates, Smart
         except ChargerOffline:
             logger.info("%s: report %s not delivered", self._name, request_id)
 
+    async def _send_profile_reports(
+        self, request_id: int, reports: list[tuple[int, list[dict[str, Any]]]]
+    ) -> None:
+        try:
+            for index, (evse_id, profiles) in enumerate(reports):
+                await self.report_charging_profiles(
+                    request_id, evse_id, profiles, tbc=index < len(reports) - 1
+                )
+        except ChargerOffline:
+            logger.info("%s: charging profiles report %s not delivered", self._name, request_id)
+
     # -- firmware and logs ----------------------------------------------------------------
 
     async def _report_firmware(self, status: str, request_id: int | None, /) -> None:

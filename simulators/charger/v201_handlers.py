@@ -167,6 +167,36 @@ class ChargePoint201(FollowUps, ChargePoint):  # type: ignore[misc]  # the ocpp 
         )
         return call_result.ClearChargingProfile(status=status)
 
+    @_on("GetChargingProfiles")
+    def on_get_charging_profiles(
+        self,
+        request_id: int,
+        charging_profile: dict[str, Any],
+        call_unique_id: str,
+        evse_id: int | None = None,
+        **_: Any,
+    ) -> Any:
+        ch = self._charger
+        found = ch.matching_profiles(
+            evse_id,
+            charging_profile.get("charging_profile_purpose"),
+            charging_profile.get("stack_level"),
+            charging_profile.get("charging_profile_id"),
+            charging_profile.get("charging_limit_source"),
+        )
+        if not found:
+            return call_result.GetChargingProfiles(status="NoProfiles")
+        reports = [(evse, [p.raw for p in profiles]) for evse, profiles in found.items()]
+        return self._answer(
+            call_unique_id,
+            call_result.GetChargingProfiles(status="Accepted"),
+            lambda: ch._spawn_task(ch._send_profile_reports(request_id, reports)),
+        )
+
+    @_after("GetChargingProfiles")
+    def after_get_charging_profiles(self, call_unique_id: str, **_: Any) -> None:
+        self._follow_up(call_unique_id)
+
     @_on("GetCompositeSchedule")
     def on_get_composite_schedule(
         self, duration: int, evse_id: int, charging_rate_unit: str | None = None, **_: Any

@@ -236,6 +236,52 @@ class V201Messages(BaseCharger):
             await self._send("NotifyReport", payload)
         return len(pages)
 
+    async def report_charging_profiles(
+        self,
+        request_id: int,
+        evse_id: int,
+        profiles: list[dict[str, Any]],
+        *,
+        source: str = "CSO",
+        tbc: bool = False,
+    ) -> None:
+        """One ReportChargingProfiles (profiles as installed, snake_case keys)."""
+        payload: dict[str, Any] = {
+            "requestId": request_id,
+            "chargingLimitSource": source,
+            "tbc": tbc,
+            "evseId": evse_id,
+            "chargingProfile": profiles,
+        }
+        await self._send("ReportChargingProfiles", payload)
+
+    async def notify_ev_charging_needs(
+        self,
+        evse_id: int,
+        energy_wh: float,
+        departure: datetime | None = None,
+        *,
+        max_current_a: float = 32.0,
+        max_voltage_v: float = 400.0,
+    ) -> str:
+        """NotifyEVChargingNeeds for an AC EV wanting ``energy_wh`` (by ``departure``);
+        returns the CSMS's status."""
+        needs: dict[str, Any] = {
+            "requestedEnergyTransfer": "AC_three_phase",
+            "acChargingParameters": {
+                "energyAmount": round(energy_wh),
+                "evMinCurrent": 6,
+                "evMaxCurrent": round(max_current_a),
+                "evMaxVoltage": round(max_voltage_v),
+            },
+        }
+        if departure is not None:
+            needs["departureTime"] = ocpp_time(departure)
+        result = await self._send(
+            "NotifyEVChargingNeeds", {"evseId": evse_id, "chargingNeeds": needs}
+        )
+        return str(result.status)
+
     async def security_event(
         self, type: str, *, tech_info: str | None = None, timestamp: datetime | None = None
     ) -> None:
