@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import asyncpg
 
@@ -166,12 +166,28 @@ async def insert_samples(
     )
 
 
+def _sample_columns(rows: Sequence[SampleRow]) -> list[list[Any]]:
+    """The per-sample columns of ``meter_samples`` as arrays, in table order, for unnest."""
+    samples = [row.sample for row in rows]
+    return [
+        [s.sampled_at for s in samples],
+        [s.measurand for s in samples],
+        [s.phase for s in samples],
+        [s.location for s in samples],
+        [s.context for s in samples],
+        [s.format for s in samples],
+        [s.unit for s in samples],
+        [s.value for s in samples],
+        [s.value_numeric for s in samples],
+        [s.energy_wh for s in samples],
+    ]
+
+
 async def insert_sample_rows(conn: asyncpg.Connection, rows: Sequence[SampleRow]) -> int:
     """Insert samples of any chargers in one statement; duplicates (a re-sent message, or
     the same sample twice) are ignored. Return how many were new."""
     if not rows:
         return 0
-    samples = [row.sample for row in rows]
     status: str = await conn.execute(
         """INSERT INTO meter_samples (charge_point_id, session_id, evse_id, connector_id,
                transaction_id, sampled_at, measurand, phase, location, context, format, unit,
@@ -186,16 +202,7 @@ async def insert_sample_rows(conn: asyncpg.Connection, rows: Sequence[SampleRow]
         [r.evse_id for r in rows],
         [r.connector_id for r in rows],
         [r.transaction_id for r in rows],
-        [s.sampled_at for s in samples],
-        [s.measurand for s in samples],
-        [s.phase for s in samples],
-        [s.location for s in samples],
-        [s.context for s in samples],
-        [s.format for s in samples],
-        [s.unit for s in samples],
-        [s.value for s in samples],
-        [s.value_numeric for s in samples],
-        [s.energy_wh for s in samples],
+        *_sample_columns(rows),
     )
     return int(status.rsplit(" ", 1)[1])
 
@@ -209,7 +216,6 @@ async def insert_transaction_samples(
     pairs that matched no known session (their samples are kept unlinked)."""
     if not rows:
         return set()
-    samples = [row.sample for row in rows]
     records = await conn.fetch(
         """WITH incoming AS (
                SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::text[],
@@ -238,16 +244,7 @@ async def insert_transaction_samples(
         [r.evse_id for r in rows],
         [r.connector_id for r in rows],
         [r.transaction_id for r in rows],
-        [s.sampled_at for s in samples],
-        [s.measurand for s in samples],
-        [s.phase for s in samples],
-        [s.location for s in samples],
-        [s.context for s in samples],
-        [s.format for s in samples],
-        [s.unit for s in samples],
-        [s.value for s in samples],
-        [s.value_numeric for s in samples],
-        [s.energy_wh for s in samples],
+        *_sample_columns(rows),
     )
     return {(r["charge_point_id"], r["transaction_id"]) for r in records}
 
