@@ -22,7 +22,7 @@ import asyncpg
 
 from csms.logs import get_logger
 
-__all__ = ["Batcher", "Committer", "DirectCommit", "GroupCommit", "Work"]
+__all__ = ["Batcher", "Committer", "DirectCommit", "GroupCommit", "Work", "single_statement"]
 
 log = get_logger(__name__)
 
@@ -31,6 +31,17 @@ I = TypeVar("I")  # noqa: E741 - the item type of a batcher
 Work = Callable[[asyncpg.Connection], Awaitable[T]]
 # Writes many items of one kind with a few statements; one result per item, in order.
 Batcher = Callable[[asyncpg.Connection, list[I]], Awaitable[list[T]]]
+
+
+_SINGLE_STATEMENT = "_csms_single_statement"
+B = TypeVar("B", bound=Callable[..., Any])
+
+
+def single_statement(batcher: B) -> B:
+    """Mark a batcher that writes with one statement: a batch made only of its items runs
+    without BEGIN/COMMIT (one statement is atomic and commits by itself)."""
+    setattr(batcher, _SINGLE_STATEMENT, True)
+    return batcher
 
 
 class Committer(Protocol):
@@ -113,7 +124,7 @@ class GroupCommit:
         if not batch:
             return
         try:
-            if _single_statement(batch):
+            if _is_one_statement(batch):
                 # One statement is atomic and commits by itself: one round trip, not four.
                 results = await _execute(conn, batch)
             else:
@@ -157,12 +168,12 @@ class _Entry(NamedTuple):
     future: asyncio.Future[Any]
 
 
-def _single_statement(batch: list[_Entry]) -> bool:
+def _is_one_statement(batch: list[_Entry]) -> bool:
     """True when the whole batch is one batcher that writes with a single statement."""
     first = batch[0].batcher
     return (
         first is not None
-        and getattr(first, "single_statement", False)
+        and getattr(first, _SINGLE_STATEMENT, False)
         and all(entry.batcher is first for entry in batch)
     )
 

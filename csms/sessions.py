@@ -14,7 +14,7 @@ import asyncpg
 
 from csms import authorization
 from csms.clock import Clock
-from csms.commit import Committer
+from csms.commit import Committer, single_statement
 from csms.errors import Conflict, NotFound
 from csms.events import (
     AuthorizationStatus,
@@ -212,6 +212,7 @@ class _MeterValues(NamedTuple):
     samples: Sequence[MeterSample]
 
 
+@single_statement
 async def _write_meter_values(conn: asyncpg.Connection, items: list[_MeterValues]) -> list[None]:
     """One statement for any number of messages: samples inserted, each linked to its
     session; transactions we do not know are reported (their samples kept unlinked)."""
@@ -229,10 +230,6 @@ async def _write_meter_values(conn: asyncpg.Connection, items: list[_MeterValues
             transaction_id=transaction_id,
         )
     return [None] * len(items)
-
-
-# A single statement: group commit may run a batch of only these without BEGIN/COMMIT.
-_write_meter_values.single_statement = True  # type: ignore[attr-defined]
 
 
 async def close_by_operator(
