@@ -110,7 +110,11 @@ class TransactionEventService:
                     differs=bounds["last_wh"] != session["meter_stop_wh"],
                 )
                 log.info("late_stop_reconciled", transaction_id=event.transaction_id)
-            elif event.samples or event.event_type == "Ended":
+            elif (event.samples and session["meter_start_wh"] is None) or (
+                event.event_type == "Ended"
+            ):
+                # The start register is needed once (the first readings); the end recomputes
+                # both bounds, so periodic Updated events skip this query.
                 bounds = await store.register_bounds(conn, session["id"])
                 if bounds["first_wh"] is not None:
                     changes["meter_start_wh"] = bounds["first_wh"]
