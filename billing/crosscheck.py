@@ -9,8 +9,9 @@ interpolated at both). From the SoC gain and the battery capacity:
 
 Verdict, first match wins:
 
-1. VEHICLE_MISMATCH: ``M >= 1 kWh`` and the car said unplugged at every in-session poll, or
-   it was more than 2 km away.
+1. VEHICLE_MISMATCH: a check during the session found the car not charging while the meter
+   rose (``SessionInput.vehicle_mismatch``), or ``M >= 1 kWh`` and the car said unplugged at
+   every in-session poll, or it was more than 2 km away.
 2. INCONCLUSIVE: ``M < 0.1 kWh`` and ``dSoC <= q`` (nothing happened).
 3. METER_HIGH: ``M > M_hi`` (VEHICLE_MISMATCH instead when ``dSoC <= q``: the car did not
    charge at all, section 3.5).
@@ -193,7 +194,7 @@ def crosscheck(session: SessionInput, series: EnergySeries, config: CrosscheckCo
     def result(verdict: Verdict, band: tuple[Decimal, Decimal] | None = None) -> Crosscheck:
         return Crosscheck(verdict, band, metered, delta, tuple(reasons))
 
-    mismatch = _mismatch(session, polls, metered, config)
+    mismatch = session.vehicle_mismatch or _mismatch(session, polls, metered, config)
     if mismatch is not None:
         reasons.append(mismatch)
         return result(Verdict.VEHICLE_MISMATCH)

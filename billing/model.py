@@ -165,6 +165,9 @@ class SessionInput:
     battery_capacity_kwh: Decimal | None = None
     capacity_source: str | None = None
     max_power_kw: Decimal | None = None
+    # Set when a check during the session found the car we bill was not the one charging
+    # (the mid-session guard, ref 3.4): the cross-check says VEHICLE_MISMATCH.
+    vehicle_mismatch: str | None = None
 
     def __post_init__(self) -> None:
         _require_aware(self.start, "start")

@@ -28,6 +28,8 @@ from csms.invoicing import BillingPolicy, Invoicing
 from csms.logs import get_logger
 from csms.message_log import FrameLog
 from csms.payments import build_provider
+from csms.plugcharge.finish import plug_and_charge_evidence
+from csms.plugcharge.service import PlugAndCharge
 from csms.reservations import ReservationService
 from csms.server import start_ocpp_server
 from csms.services import Services
@@ -64,14 +66,30 @@ async def serve(
     (tests hand in a simulated one they can steer)."""
     connections = Connections()
     commit = GroupCommit(pool, writers=settings.group_commit_writers)
-    chargers = ChargerService(
-        pool, clock, commit, auto_register=settings.auto_register_charge_points
+    cluster = Cluster(pool)
+    commands = CommandService(pool, connections, timeout_s=settings.call_timeout_s, cluster=cluster)
+    provider = payments if payments is not None else build_provider(settings)
+    policy = BillingPolicy(
+        provider=provider.name,
+        currency=settings.billing_currency,
+        minimum_charge_minor=settings.payment_minimum_charge_minor,
+        payment_max_attempts=settings.payment_max_attempts,
     )
-    sessions = SessionService(pool, clock, commit)
+    invoicing = Invoicing(pool, clock, policy, evidence=plug_and_charge_evidence)
+    settlement = SettlementService(pool, clock, provider, policy)
+    vehicles = VehicleService.from_settings(settings, pool, clock)  # None: Smartcar off
+    pnc = None
+    if vehicles is not None and settings.pnc_enabled:
+        pnc = PlugAndCharge(pool, clock, vehicles.bridge, commands, provider, invoicing, settings)
+    plug = None if pnc is None else pnc.hooks
+    chargers = ChargerService(
+        pool, clock, commit, auto_register=settings.auto_register_charge_points, plug=plug
+    )
+    sessions = SessionService(pool, clock, commit, plug=plug)
     services = Services(
         chargers=chargers,
         sessions=sessions,
-        transactions=TransactionEventService(clock, commit),
+        transactions=TransactionEventService(clock, commit, plug=plug),
         device_model=DeviceModelService(commit),
         reservations=ReservationService(commit),
         clock=clock,
@@ -84,27 +102,18 @@ async def serve(
         flush_ms=settings.message_log_flush_ms,
         max_frame_chars=settings.message_log_max_frame_chars,
     )
-    cluster = Cluster(pool)
-    commands = CommandService(pool, connections, timeout_s=settings.call_timeout_s, cluster=cluster)
-    provider = payments if payments is not None else build_provider(settings)
-    policy = BillingPolicy(
-        provider=provider.name,
-        currency=settings.billing_currency,
-        minimum_charge_minor=settings.payment_minimum_charge_minor,
-        payment_max_attempts=settings.payment_max_attempts,
-    )
-    invoicing = Invoicing(pool, clock, policy)
-    settlement = SettlementService(pool, clock, provider, policy)
     worker = Worker(
         pool,
         clock,
-        handlers={**invoicing.handlers(), **settlement.handlers()},
+        handlers={
+            **invoicing.handlers(),
+            **settlement.handlers(),
+            **({} if pnc is None else pnc.handlers()),
+        },
         poll_interval_s=settings.worker_poll_interval_s,
     )
     configured = settings.admin_token.get_secret_value() if settings.admin_token else None
     digest, generated = await ensure_admin_token(pool, configured)
-
-    vehicles = VehicleService.from_settings(settings, pool, clock)  # None: Smartcar off
     admin = create_app(
         AdminDeps(
             pool=pool,

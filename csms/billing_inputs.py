@@ -32,10 +32,11 @@ class VehicleEvidence:
     soc_polls: tuple[billing.SocPoll, ...] = ()
     battery_capacity_kwh: Decimal | None = None
     capacity_source: str | None = None
+    mismatch: str | None = None  # the mid-session guard found the car not charging
 
 
-# Where a session's SoC evidence comes from. Plug-and-charge stores SoC polls per session;
-# until it does, sessions have none and the cross-check says INCONCLUSIVE.
+# Where a session's SoC evidence comes from: plug-and-charge sessions have the SoC polls
+# of their matched car (csms.plugcharge.evidence); others have none (INCONCLUSIVE).
 EvidenceSource = Callable[[asyncpg.Connection, Row], Awaitable[VehicleEvidence]]
 
 
@@ -109,4 +110,5 @@ async def session_input(
         soc_polls=car.soc_polls,
         battery_capacity_kwh=car.battery_capacity_kwh,
         capacity_source=car.capacity_source,
+        vehicle_mismatch=car.mismatch,
     )

@@ -14,6 +14,7 @@ from csms.clock import Clock
 from csms.commit import Committer
 from csms.events import ChargerBooted, StatusChanged
 from csms.logs import get_logger
+from csms.plugcharge.hooks import PlugHooks
 from csms.store import charge_points
 
 __all__ = ["Admission", "ChargerService"]
@@ -30,8 +31,15 @@ class Admission:
 
 class ChargerService:
     def __init__(
-        self, pool: asyncpg.Pool, clock: Clock, commit: Committer, *, auto_register: bool = False
+        self,
+        pool: asyncpg.Pool,
+        clock: Clock,
+        commit: Committer,
+        *,
+        auto_register: bool = False,
+        plug: PlugHooks | None = None,
     ) -> None:
+        self._plug = plug
         self._pool = pool
         self._clock = clock
         self._commit = commit
@@ -101,8 +109,12 @@ class ChargerService:
         return self._clock()
 
     async def status(self, charge_point_id: str, status: StatusChanged) -> None:
+        plug = self._plug
+
         async def work(conn: asyncpg.Connection) -> None:
             await charge_points.record_status(conn, charge_point_id, status)
+            if plug is not None:
+                await plug.status(conn, charge_point_id, status)
 
         await self._commit.run(work)
 

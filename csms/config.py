@@ -168,6 +168,56 @@ class Settings(BaseSettings):
     )
     # --- end billing ----------------------------------------------------------------------
 
+    # --- Plug-and-charge (csms.plugcharge; on when Smartcar is configured) ---------------
+    pnc_enabled: bool = Field(
+        default=True, description="Match plugged-in cars through Smartcar (needs Smartcar)."
+    )
+    pnc_repoll_after_s: float = Field(
+        default=90.0, gt=0, description="Second matching poll after the plug event (ref 4.2)."
+    )
+    pnc_max_rounds: int = Field(default=2, ge=1, le=5, description="Matching polls per plug.")
+    pnc_poll_budget_calls: int = Field(
+        default=30, ge=0, description="Smartcar calls one plug event's matching may spend."
+    )
+    pnc_poll_unknown_positions: bool = Field(
+        default=True,
+        description="Also poll linked cars whose position is unknown (after the near ones, "
+        "within the budget); off: only cars last seen within 1 km of the charger.",
+    )
+    pnc_session_call_budget: int = Field(
+        default=12,
+        ge=2,
+        description="Smartcar calls one session may spend after its match (SoC at start, "
+        "mid-session guard, target check, end; START/STOP commands).",
+    )
+    pnc_guard_after_s: float = Field(
+        default=600.0, gt=0, description="Mid-session guard after this long ..."
+    )
+    pnc_guard_wh: int = Field(default=1000, ge=1, description="... or this much energy.")
+    pnc_watch_interval_s: float = Field(
+        default=30.0, gt=0, description="How often a running session is checked (no calls)."
+    )
+    pnc_car_check_after_s: float = Field(
+        default=20.0, ge=0, description="After the start: is the car charging? (START if not)"
+    )
+    pnc_start_timeout_s: float = Field(
+        default=180.0, gt=0, description="Give up when the charger has not started by then."
+    )
+    pnc_end_retry_s: float = Field(
+        default=30.0, gt=0, description="Retry delay of the final SoC reading."
+    )
+    pnc_end_tries: int = Field(default=3, ge=1, description="Final SoC reading tries.")
+    pnc_tag_confirmations: int = Field(
+        default=1,
+        ge=1,
+        description="Sessions confirmed by the car's SoC before a learned Autocharge tag "
+        "binds at once (the reference suggests 2 plus the driver's consent).",
+    )
+    pnc_charging_efficiency: float = Field(
+        default=0.88, gt=0, le=1, description="Meter to battery, to estimate SoC between polls."
+    )
+    # --- end plug-and-charge --------------------------------------------------------------
+
     @model_validator(mode="after")
     def _stripe_needs_a_key(self) -> Settings:
         if self.payment_provider == "stripe" and self.stripe_secret_key is None:

@@ -30,6 +30,7 @@ from csms.billing_inputs import EvidenceSource, no_evidence, session_input
 from csms.clock import Clock
 from csms.errors import Conflict, NotFound
 from csms.logs import get_logger
+from csms.plugcharge import hooks as plug_hooks
 from csms.store import Row, jobs, session_inputs, tariffs
 from csms.store import invoices as invoice_store
 from csms.store import payments as payment_store
@@ -55,9 +56,14 @@ NO_TARIFF = "no_tariff"
 PRICING_FAILED = "pricing_failed"
 
 
-async def enqueue_billing(conn: asyncpg.Connection, session_id: int, *, at: datetime) -> bool:
+async def enqueue_billing(
+    conn: asyncpg.Connection, session_id: int, *, at: datetime, after_pnc: bool = False
+) -> bool:
     """Bill a session that just completed; call inside the transaction that completed it.
-    The dedupe key makes a second call (a replayed stop) a no-op."""
+    The dedupe key makes a second call (a replayed stop) a no-op. A session plug-and-charge
+    started reads the car's final SoC first; its end job calls this with ``after_pnc``."""
+    if not after_pnc and await plug_hooks.session_ended(conn, session_id, at):
+        return True
     return await jobs.enqueue(
         conn, BILL_SESSION, {"session_id": session_id}, dedupe_key=f"bill:{session_id}", run_at=at
     )

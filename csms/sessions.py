@@ -25,6 +25,7 @@ from csms.events import (
 )
 from csms.invoicing import enqueue_billing
 from csms.logs import get_logger
+from csms.plugcharge.hooks import PlugHooks
 from csms.store import Row, id_tokens
 from csms.store import reservations as reservation_store
 from csms.store import sessions as store
@@ -65,14 +66,41 @@ def _stop_key(ended: TransactionEnded) -> str:
 
 
 class SessionService:
-    def __init__(self, pool: asyncpg.Pool, clock: Clock, commit: Committer) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        clock: Clock,
+        commit: Committer,
+        *,
+        plug: PlugHooks | None = None,
+    ) -> None:
         self._pool = pool
         self._clock = clock
         self._commit = commit
+        self._plug = plug
 
-    async def authorize(self, id_token: str) -> IdTokenInfo:
+    async def authorize(
+        self,
+        id_token: str,
+        *,
+        charge_point_id: str | None = None,
+        id_token_type: str | None = None,
+    ) -> IdTokenInfo:
+        """The token's status. A car-identifying token (Autocharge ``VID:``/MacAddress,
+        eMAID) is also noted, before the answer, on the charger's open plug event."""
         async with self._pool.acquire() as conn:
             token = await id_tokens.lookup(conn, id_token)
+        plug = self._plug
+        if (
+            plug is not None
+            and charge_point_id is not None
+            and plug.identifies_car(id_token, id_token_type)
+        ):
+
+            async def work(conn: asyncpg.Connection) -> None:
+                await plug.tag_seen(conn, charge_point_id, id_token, id_token_type)
+
+            await self._commit.run(work)
         return authorization.decide(token, self._clock())
 
     async def start(
@@ -96,6 +124,15 @@ class SessionService:
             if created and started.reservation_id is not None:
                 await reservation_store.set_status(
                     conn, charge_point_id, started.reservation_id, "used", session_id=row["id"]
+                )
+            if created and self._plug is not None:
+                await self._plug.session_authorized(
+                    conn,
+                    charge_point_id,
+                    session_id=row["id"],
+                    evse_id=started.evse_id,
+                    id_token=started.id_token,
+                    at=started.started_at,
                 )
             return info, row, created
 

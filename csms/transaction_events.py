@@ -19,6 +19,7 @@ from csms.commit import Committer
 from csms.events import AuthorizationStatus, IdTokenInfo, TransactionEventReceived
 from csms.invoicing import enqueue_billing
 from csms.logs import get_logger
+from csms.plugcharge.hooks import PlugHooks
 from csms.store import id_tokens
 from csms.store import reservations as reservation_store
 from csms.store import sessions as session_store
@@ -32,9 +33,10 @@ NO_AUTHORIZATION = "NoAuthorization"
 
 
 class TransactionEventService:
-    def __init__(self, clock: Clock, commit: Committer) -> None:
+    def __init__(self, clock: Clock, commit: Committer, *, plug: PlugHooks | None = None) -> None:
         self._clock = clock
         self._commit = commit
+        self._plug = plug
 
     async def handle(
         self, charge_point_id: str, protocol: str, event: TransactionEventReceived
@@ -124,6 +126,19 @@ class TransactionEventService:
                         energy = bounds["last_wh"] - bounds["first_wh"]
                         changes["energy_wh"] = energy if energy >= 0 else None
             await store.update_session(conn, session["id"], changes)
+            if self._plug is not None and event.event_type != "Ended":
+                await self._plug.transaction_plug(
+                    conn,
+                    charge_point_id,
+                    evse_id=event.evse_id or session["evse_id"],
+                    connector_id=event.connector_id or session["connector_id"],
+                    trigger=event.trigger_reason,
+                    at=event.occurred_at,
+                    id_token=event.id_token,
+                    id_token_type=event.id_token_type,
+                    has_session_token=session["id_token"] is not None,
+                    session_id=session["id"],
+                )
             if changes.get("status") == "completed":
                 await enqueue_billing(conn, session["id"], at=self._clock())
             return info
@@ -163,8 +178,15 @@ class TransactionEventService:
             changes["remote_start_id"] = event.remote_start_id
         if event.reservation_id is not None and session["reservation_id"] is None:
             changes["reservation_id"] = event.reservation_id
-        if info is not None and event.id_token is not None and session["id_token"] is None:
-            # The first token that arrives (possibly in an Updated event) owns the session.
+        replaceable = session["id_token"] is None or (
+            session["id_token_status"] != AuthorizationStatus.ACCEPTED.value
+            and info is not None
+            and info.status is AuthorizationStatus.ACCEPTED
+            and not PlugHooks.identifies_car(event.id_token, event.id_token_type)
+        )
+        if info is not None and event.id_token is not None and replaceable:
+            # The first token that arrives (possibly in an Updated event) owns the session;
+            # a token that was not accepted (a car's MAC) only until an accepted one arrives.
             changes["id_token"] = event.id_token
             changes["id_token_status"] = info.status.value
             changes["account_id"] = None if token_row is None else token_row["account_id"]

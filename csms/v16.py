@@ -63,7 +63,7 @@ class V16ChargePoint(OcppEndpoint):
 
     @on(Action.authorize)
     async def on_authorize(self, id_tag: str) -> call_result.Authorize:
-        info = await self._services.sessions.authorize(id_tag)
+        info = await self._services.sessions.authorize(id_tag, charge_point_id=self.id)
         return call_result.Authorize(id_tag_info=id_tag_info(info))
 
     @on(Action.start_transaction)

@@ -64,7 +64,9 @@ class V201ChargePoint(OcppEndpoint):
         if id_token["type"] == "NoAuthorization":
             info = IdTokenInfo(AuthorizationStatus.ACCEPTED)
         else:
-            info = await self._services.sessions.authorize(id_token["id_token"])
+            info = await self._services.sessions.authorize(
+                id_token["id_token"], charge_point_id=self.id, id_token_type=id_token["type"]
+            )
         return call_result.Authorize(id_token_info=id_token_info(info))
 
     @on(Action.transaction_event)
