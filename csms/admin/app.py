@@ -27,6 +27,7 @@ from csms.admin import (
     routes_id_tokens,
     routes_invoices,
     routes_local_list,
+    routes_plug_attempts,
     routes_reservations,
     routes_sessions,
     routes_tariffs,
@@ -60,6 +61,7 @@ ROUTE_TABLE: tuple[Route, ...] = (
     *routes_tariffs.ROUTES,
     *routes_invoices.ROUTES,
     *routes_bills.ROUTES,
+    *routes_plug_attempts.ROUTES,
 )
 
 PUBLIC = web.AppKey[frozenset[tuple[str, str]]]("csms_admin_public_routes")

@@ -21,6 +21,10 @@ _EMAIL = Field(default=None, min_length=3, max_length=254, pattern=r"^[^@\s]+@[^
 # The card saved at the payment provider (Stripe customer ``cus_...`` and payment method
 # ``pm_...``), used for off-session charges; null clears it.
 _PROVIDER_REF = Field(default=None, min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_\-]+$")
+# Plug-and-charge: the state of charge a session stops at, and the most one session may
+# cost (minor units of the tariff's currency; null means no cap).
+_TARGET_SOC = Field(default=None, ge=1, le=100, strict=True)
+_SPENDING_CAP = Field(default=None, gt=0, le=2**63 - 1, strict=True)
 
 
 class AccountCreate(BaseModel):
@@ -29,6 +33,9 @@ class AccountCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     email: str | None = _EMAIL
     status: AccountStatus = "active"
+    target_soc_percent: int | None = _TARGET_SOC
+    """Omitted: the default (80)."""
+    spending_cap_minor: int | None = _SPENDING_CAP
 
 
 class AccountPatch(BaseModel):
@@ -43,10 +50,12 @@ class AccountPatch(BaseModel):
     status: AccountStatus | None = None
     payment_customer_id: str | None = _PROVIDER_REF
     payment_method_id: str | None = _PROVIDER_REF
+    target_soc_percent: int | None = _TARGET_SOC
+    spending_cap_minor: int | None = _SPENDING_CAP
 
-    @field_validator("name", "status")
+    @field_validator("name", "status", "target_soc_percent")
     @classmethod
-    def _not_null(cls, value: str | None) -> str | None:
+    def _not_null(cls, value: str | int | None) -> str | int | None:
         if value is None:
             raise ValueError("may not be null")
         return value
@@ -60,6 +69,9 @@ def account_view(row: Row) -> dict[str, Any]:
         "status": row["status"],
         "payment_customer_id": row.get("payment_customer_id"),
         "payment_method_id": row.get("payment_method_id"),
+        "target_soc_percent": row["target_soc_percent"],
+        "spending_cap_minor": row["spending_cap_minor"],
+        "pnc_id_token": row["pnc_id_token"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
     }
@@ -68,7 +80,14 @@ def account_view(row: Row) -> dict[str, Any]:
 async def create_account(request: web.Request) -> web.Response:
     body = await parse_body(request, AccountCreate)
     async with deps_of(request).pool.acquire() as conn:
-        row = await store.insert(conn, name=body.name, email=body.email, status=body.status)
+        row = await store.insert(
+            conn,
+            name=body.name,
+            email=body.email,
+            status=body.status,
+            target_soc_percent=body.target_soc_percent,
+            spending_cap_minor=body.spending_cap_minor,
+        )
     location = request.app.router["get_account"].url_for(id=str(row["id"]))
     return json_response(account_view(row), status=201, headers={"Location": str(location)})
 

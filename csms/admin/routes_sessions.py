@@ -18,6 +18,7 @@ from csms.admin.http import (
     query_choice,
     query_datetime,
 )
+from csms.admin.routes_plug_attempts import session_plug_and_charge
 from csms.admin.routing import LIST_QUERY, Param, Route
 from csms.errors import NotFound
 from csms.sessions import close_by_operator
@@ -117,9 +118,14 @@ async def get_session(request: web.Request) -> web.Response:
             raise NotFound(f"session {session_id} not found")
         samples = await store.samples(conn, session_id)
         events = await transaction_event_store.events(conn, session_id)
+        plug_and_charge = await session_plug_and_charge(conn, session_id, samples)
     return json_response(
         session_view(row)
-        | {"meter_samples": [_sample_view(s) for s in samples], "transaction_events": events}
+        | {
+            "meter_samples": [_sample_view(s) for s in samples],
+            "transaction_events": events,
+            "plug_and_charge": plug_and_charge,
+        }
     )
 
 
@@ -157,7 +163,10 @@ ROUTES = [
         get_session,
         "Show a session",
         "The session with its meter samples and, for OCPP 2.0.1, its TransactionEvents "
-        "(seqNo, triggerReason, chargingState, offline).",
+        "(seqNo, triggerReason, chargingState, offline). `plug_and_charge` is null unless a "
+        "plug-and-charge attempt started the session; then it holds the match (VIN, "
+        "method, evidence), the car's SoC series, the energy register series, the "
+        "Smartcar calls spent, the guard and stop reason, and the verdict and invoice.",
         path_params=(Param("id", "Session id.", {"type": "integer", "minimum": 1}),),
         tag="sessions",
     ),

@@ -8,16 +8,29 @@ import asyncpg
 
 from csms.store import Row, row_dict
 
-_COLUMNS = """id, name, email, status, payment_customer_id, payment_method_id, created_at,
-    updated_at"""
+_COLUMNS = """id, name, email, status, payment_customer_id, payment_method_id,
+    target_soc_percent, spending_cap_minor, pnc_id_token, created_at, updated_at"""
 
 
-async def insert(conn: asyncpg.Connection, *, name: str, email: str | None, status: str) -> Row:
+async def insert(
+    conn: asyncpg.Connection,
+    *,
+    name: str,
+    email: str | None,
+    status: str,
+    target_soc_percent: int | None = None,
+    spending_cap_minor: int | None = None,
+) -> Row:
+    """A new account; ``target_soc_percent`` None keeps the table's default."""
+    values: dict[str, Any] = {"name": name, "email": email, "status": status}
+    if target_soc_percent is not None:
+        values["target_soc_percent"] = target_soc_percent
+    values["spending_cap_minor"] = spending_cap_minor
+    placeholders = ", ".join(f"${i}" for i in range(1, len(values) + 1))
     record = await conn.fetchrow(
-        f"INSERT INTO accounts (name, email, status) VALUES ($1, $2, $3) RETURNING {_COLUMNS}",
-        name,
-        email,
-        status,
+        f"""INSERT INTO accounts ({", ".join(values)}) VALUES ({placeholders})
+            RETURNING {_COLUMNS}""",
+        *values.values(),
     )
     assert record is not None
     return dict(record)
@@ -47,7 +60,15 @@ async def page(conn: asyncpg.Connection, *, after: int | None, limit: int) -> li
 
 
 async def update(conn: asyncpg.Connection, account_id: int, fields: dict[str, Any]) -> Row | None:
-    allowed = {"name", "email", "status", "payment_customer_id", "payment_method_id"}
+    allowed = {
+        "name",
+        "email",
+        "status",
+        "payment_customer_id",
+        "payment_method_id",
+        "target_soc_percent",
+        "spending_cap_minor",
+    }
     if set(fields) - allowed:
         raise ValueError(f"not updatable: {sorted(set(fields) - allowed)}")
     assignments = "".join(f"{name} = ${i}, " for i, name in enumerate(fields, start=2))
