@@ -180,6 +180,7 @@ async def test_get_with_fields_and_meter_samples(api: Api) -> None:
         "closed_by_operator_at": None,
         "close_reason": None,
         "charger_stop": None,
+        "plug_and_charge": None,
         "transaction_events": [],
         "meter_samples": [
             {
@@ -205,7 +206,7 @@ async def test_get_with_fields_and_meter_samples(api: Api) -> None:
         ],
     }
     listed = (await api.get(SESSIONS)).body["items"]
-    detail_only = {"meter_samples", "transaction_events"}
+    detail_only = {"meter_samples", "transaction_events", "plug_and_charge"}
     assert listed == [{k: v for k, v in body.items() if k not in detail_only}]
 
 
