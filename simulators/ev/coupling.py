@@ -159,8 +159,8 @@ class Coupling:
             return self.result
 
     async def _unplug(self) -> None:
+        await self._stop_following()  # no car read may race the last meter step
         self.result = await self.charger.unplug(self.evse_id)
-        await self._stop_following()
         await self.sync()
         self.plugged_in = False
         self.connector.ev_power_w = None
@@ -174,7 +174,8 @@ class Coupling:
     async def _stop_following(self) -> None:
         task, self._task = self._task, None
         if task is not None and task is not asyncio.current_task():
-            task.cancel()
+            async with self._lock:  # never in the middle of forwarding energy
+                task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
@@ -224,8 +225,24 @@ class Coupling:
             self.metered_mwh += delta
             if self.faults.diverted:
                 return  # none of it reaches this car
-            if self._car.get("charge_state") == NOT_CHARGING and self._car.get("takes_energy"):
+            if self._car.get("charge_state") != CHARGING and self._car.get("takes_energy"):
                 self._car = await self.ev.patch(charge_state=CHARGING)
             wh = delta / 1000 / self.faults.over_report
             self.delivered_wh += wh
-            self.accepted_wh += await self.ev.add_energy(wh)
+            accepted = await self.ev.add_energy(wh)
+            if accepted == 0 and wh > 0:
+                accepted = await self._late_energy(wh)
+            self.accepted_wh += accepted
+
+    async def _late_energy(self, wh: float) -> float:
+        """Energy metered before the charger learned the car stopped (a STOP command, a
+        departure timer): the car drew it, so it still gets it, then reports idle."""
+        car = await self.ev.state()
+        if not car["plugged_in"] or car["charge_state"] != NOT_CHARGING:
+            return 0.0  # unplugged or full: the car takes no more
+        await self.ev.patch(charge_state=CHARGING)
+        accepted = await self.ev.add_energy(wh)
+        self._car = await self.ev.state()
+        if not self._car.get("takes_energy") and self._car["charge_state"] == CHARGING:
+            self._car = await self.ev.patch(charge_state=NOT_CHARGING)
+        return accepted
