@@ -130,6 +130,18 @@ class BaseCharger(TransactionQueue):
         The first argument is the connector id (1.6) or the EVSE id (2.0.1).
         """
 
+    @abstractmethod
+    async def plug_in(
+        self, connector_id: int, *, autocharge_mac: str | None = None, emaid: str | None = None
+    ) -> None:
+        """A car is plugged in without authorization; the connector (1.6) or EVSE (2.0.1)
+        waits for a remote start (or authorizes an Autocharge MAC / eMAID itself)."""
+
+    @abstractmethod
+    async def unplug(self, connector_id: int) -> SessionResult | None:
+        """The car is unplugged (a running transaction ends with EVDisconnected); the
+        result of the plug-in's transaction, if there was one."""
+
     # -- connection --------------------------------------------------------------------
 
     def _online(self) -> bool:

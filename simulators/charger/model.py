@@ -79,6 +79,17 @@ class SessionResult:
     samples_sent: int
 
 
+EV_DISCONNECTED = "EVDisconnected"
+
+
+def check_mac(mac: str) -> str:
+    """A MAC address as 12 upper-case hex digits (``:``/``-`` separators allowed)."""
+    digits = mac.replace(":", "").replace("-", "").upper()
+    if len(digits) != 12 or any(ch not in "0123456789ABCDEF" for ch in digits):
+        raise ValueError(f"not a MAC address (12 hex digits): {mac!r}")
+    return digits
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -175,6 +186,15 @@ class ConnectorState:
     idle: asyncio.Event = field(default_factory=asyncio.Event)
     # Cleared while a session (local or remote) has the connector, plug-in to unplug.
     released: asyncio.Event = field(default_factory=asyncio.Event)
+    # A cable is plugged in through ``plug_in`` (and stays until ``unplug``).
+    plugged: bool = False
+    # Plugged in and waiting for authorization (RemoteStart, Autocharge, run_session);
+    # False once a transaction was authorized on this plug-in.
+    plug_waiting: bool = False
+    # What the car accepts in W; None = no car model (the charger's full power).
+    ev_power_w: float | None = None
+    # The last session result of the current plug-in (returned by ``unplug``).
+    last_result: SessionResult | None = None
 
     def __post_init__(self) -> None:
         self.idle.set()
@@ -182,7 +202,19 @@ class ConnectorState:
 
     @property
     def busy(self) -> bool:
-        return not self.released.is_set()
+        """A session holds the connector or a cable is plugged in."""
+        return not self.released.is_set() or self.plugged
+
+    def offered_power_w(self, max_w: float) -> float:
+        """The power flowing while charging: the charger's limit or the car's, if lower."""
+        if not self.charging:
+            return 0.0
+        return max_w if self.ev_power_w is None else max(0.0, min(max_w, self.ev_power_w))
+
+    @property
+    def waiting_for_start(self) -> bool:
+        """Plugged in, no session running, waiting for authorization."""
+        return self.plugged and self.plug_waiting and self.released.is_set() and self.operative
 
     def claim(self) -> None:
         self.released.clear()

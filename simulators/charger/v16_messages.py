@@ -205,7 +205,7 @@ class V16Messages(BaseCharger):
 
     def _sampled_values(self, conn: ConnectorState, energy_wh: int, context: str) -> list[Any]:
         cfg = self.config
-        power = cfg.power_w if conn.charging else 0
+        power = round(conn.offered_power_w(cfg.power_w))
         phases = [f"L{n}" for n in range(1, max(cfg.phases, 1) + 1)]
         amps = power / (cfg.voltage_v * len(phases))
         base = {"context": context, "format": "Raw", "location": "Outlet"}

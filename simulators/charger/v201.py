@@ -9,43 +9,27 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
-from simulators.charger.charging import charge
 from simulators.charger.firmware import FirmwareUpdates
 from simulators.charger.model import (
     ChargerOffline,
     ConnectorState,
     Reservation,
-    SessionControl,
-    SessionResult,
 )
 from simulators.charger.reservations import Reservations
 from simulators.charger.routing import FollowUp
 from simulators.charger.smart_charging import SmartCharging
 from simulators.charger.v201_handlers import ChargePoint201
-from simulators.charger.v201_messages import RFID
-from simulators.charger.v201_transactions import Transaction201, V201Transactions
+from simulators.charger.v201_sessions import STOP_TRIGGERS, V201Sessions
 from simulators.charger.v201_variables import (
     AUTH_ENABLED,
     AUTHORIZE_REMOTE_START,
-    PLUG_POINTS,
     TX_START_POINT,
-    TX_STOP_POINT,
     base_report,
     members,
 )
 
 logger = logging.getLogger("simulators.charger")
 
-# stoppedReason -> the triggerReason of the Ended event it goes with.
-STOP_TRIGGERS = {
-    "Remote": "RemoteStop",
-    "ImmediateReset": "ResetCommand",
-    "DeAuthorized": "Deauthorized",
-    "Local": "StopAuthorized",
-    "EVDisconnected": "EVCommunicationLost",
-    "EnergyLimitReached": "EnergyLimitReached",
-    "TimeLimitReached": "TimeLimitReached",
-}
 TRIGGERABLE = frozenset(
     {
         "BootNotification",
@@ -59,219 +43,13 @@ TRIGGERABLE = frozenset(
 )
 
 
-class SimulatedCharger201(V201Transactions, Reservations, FirmwareUpdates, SmartCharging):
+class SimulatedCharger201(V201Sessions, Reservations, FirmwareUpdates, SmartCharging):
     """An OCPP 2.0.1 charging station: boots, reports status, charges, answers the CSMS."""
 
     upload_failed = "UploadFailure"
 
     def _make_charge_point(self, ws: ClientConnection) -> Any:
         return ChargePoint201(self, ws)
-
-    # -- sessions -------------------------------------------------------------------------
-
-    async def run_session(
-        self,
-        evse_id: int,
-        id_token: str,
-        *,
-        token_type: str = RFID,
-        duration_s: float | None = None,
-        energy_wh: int | None = None,
-        meter_samples: int | None = None,
-        authorize: bool = True,
-        tx_start_point: str | None = None,
-    ) -> SessionResult:
-        """Plug in, authorize, charge until a limit (or a CSMS stop), stop, unplug.
-
-        The transaction starts at plug-in when the TxStartPoint (``tx_start_point``
-        overrides TxCtrlr.TxStartPoint) names EVConnected or ParkingBayOccupancy, else
-        once authorized. ``token_type="NoAuthorization"`` (``id_token=""``) is a free
-        start: no Authorize. ``duration_s`` is simulated seconds; with no limit the
-        session runs until RequestStopTransaction or Reset ends it. On an EVSE reserved
-        for another id token nothing is sent and the result's status is ``Reserved``.
-        """
-        conn = self._evse(evse_id)
-        if not self._free(conn):
-            raise RuntimeError(f"EVSE {evse_id} is busy or unavailable")
-        held = conn.reservation
-        if held is not None and not held.admits(id_token):
-            wh = conn.meter.register_wh
-            return SessionResult(None, "Reserved", wh, wh, 0, 0)
-        conn.claim()
-        return await self._session(
-            conn,
-            {"idToken": id_token, "type": token_type},
-            authorize=authorize and self._flag(AUTH_ENABLED),
-            start_points=set(members(tx_start_point or self.variables[TX_START_POINT].value)),
-            duration_s=duration_s,
-            energy_wh=energy_wh,
-            meter_samples=meter_samples,
-        )
-
-    async def _session(
-        self,
-        conn: ConnectorState,
-        token: dict[str, str],
-        *,
-        authorize: bool,
-        start_points: set[str],
-        duration_s: float | None,
-        energy_wh: int | None,
-        meter_samples: int | None,
-        remote_start_id: int | None = None,
-    ) -> SessionResult:
-        evse_id = conn.connector_id
-        control = SessionControl()
-        conn.session = control
-        free = token["type"] == "NoAuthorization"
-        auth_trigger = "RemoteStart" if remote_start_id is not None else "Authorized"
-        tx: Transaction201 | None = None
-        status = "Accepted"
-        begin = "Transaction.Begin"
-        try:
-            await self.status(evse_id, "Occupied")  # the cable is plugged in
-            if start_points & PLUG_POINTS:
-                tx = self._open_transaction(evse_id, id_token=token if free else None)
-                await self._tx_event(
-                    tx,
-                    "Started",
-                    "EVDetected" if "ParkingBayOccupancy" in start_points else "CablePluggedIn",
-                    context=begin,
-                    charging_state="EVConnected",
-                    id_token=token if free else None,
-                )
-            if authorize and not free:
-                try:
-                    status = await self.authorize(token["idToken"], token["type"])
-                except ChargerOffline:
-                    await self._unplug(conn, tx)
-                    raise
-                if status != "Accepted":
-                    return await self._unplug(conn, tx, status)
-            if tx is None:
-                if control.stop_requested.is_set():  # reset before it started
-                    return await self._unplug(conn, None, status)
-                _, reservation_id = self._claim_reservation(conn, token["idToken"])
-                tx = self._open_transaction(evse_id, id_token=token)
-                await self._tx_event(
-                    tx,
-                    "Started",
-                    auth_trigger,
-                    context=begin,
-                    charging_state="EVConnected",
-                    id_token=token,
-                    remote_start_id=remote_start_id,
-                    reservation_id=reservation_id,
-                )
-            elif not free:
-                _, reservation_id = self._claim_reservation(conn, token["idToken"])
-                tx.id_token = token
-                conn.id_tag = token["idToken"]
-                await self._tx_event(
-                    tx,
-                    "Updated",
-                    auth_trigger,
-                    id_token=token,
-                    remote_start_id=remote_start_id,
-                    reservation_id=reservation_id,
-                )
-            samples = 0
-            if not control.stop_requested.is_set():
-                conn.charging = True
-                await self._tx_event(
-                    tx,
-                    "Updated",
-                    "ChargingStateChanged",
-                    charging_state="Charging",
-                    number_of_phases_used=self.config.phases,
-                )
-                samples = await self._charge(
-                    conn, tx, control, duration_s, energy_wh, meter_samples
-                )
-            reason = control.stop_reason
-            if reason is None:
-                trigger, reason = self._local_stop()
-            else:
-                trigger = STOP_TRIGGERS.get(reason, "AbnormalCondition")
-            await self._end(tx, trigger, reason)
-            await self.status(evse_id, self._idle_status(conn))
-            meter_stop = conn.meter.register_wh
-            return SessionResult(
-                tx.transaction_id,
-                tx.token_status or status,
-                tx.meter_start,
-                meter_stop,
-                meter_stop - tx.meter_start,
-                samples,
-            )
-        finally:
-            conn.session = None
-            conn.release()
-
-    async def _charge(
-        self,
-        conn: ConnectorState,
-        tx: Transaction201,
-        control: SessionControl,
-        duration_s: float | None,
-        energy_wh: int | None,
-        meter_samples: int | None,
-    ) -> int:
-        """Charge; a TransactionEvent Updated (MeterValuePeriodic) every interval."""
-
-        async def sample() -> None:
-            await self._tx_event(tx, "Updated", "MeterValuePeriodic", context="Sample.Periodic")
-
-        return await charge(
-            conn,
-            control,
-            power_w=self.config.power_w,
-            time_scale=self.time_scale,
-            interval_s=lambda: self.meter_interval_s,
-            sample=sample,
-            duration_s=duration_s,
-            energy_wh=energy_wh,
-            meter_samples=meter_samples,
-        )
-
-    def _local_stop(self) -> tuple[str, str]:
-        """(triggerReason, stoppedReason) of a session that ends by itself (TxStopPoint)."""
-        points = set(members(self.variables[TX_STOP_POINT].value))
-        if points - PLUG_POINTS:  # Authorized, PowerPathClosed, ...: the driver stops it
-            return "StopAuthorized", "Local"
-        if "EVConnected" in points:  # the driver unplugs
-            return "EVCommunicationLost", "EVDisconnected"
-        return "EVDeparted", "EVDisconnected"
-
-    async def _end(self, tx: Transaction201, trigger: str, reason: str) -> None:
-        self._close_transaction(tx.evse_id)
-        await self._tx_event(
-            tx,
-            "Ended",
-            trigger,
-            context="Transaction.End",
-            charging_state="Idle" if reason == "EVDisconnected" else "EVConnected",
-            stopped_reason=reason,
-            id_token=tx.id_token if trigger == "StopAuthorized" else None,
-        )
-
-    async def _unplug(
-        self, conn: ConnectorState, tx: Transaction201 | None, status: str = "Accepted"
-    ) -> SessionResult:
-        """End a session that never charged: the driver unplugs."""
-        if tx is not None:
-            await self._end(tx, "EVCommunicationLost", "EVDisconnected")
-        await self.status(conn.connector_id, self._idle_status(conn))
-        wh = conn.meter.register_wh
-        return SessionResult(None if tx is None else tx.transaction_id, status, wh, wh, 0, 0)
-
-    def _free(self, conn: ConnectorState) -> bool:
-        return conn.operative and not conn.busy and conn.idle.is_set()
-
-    def _idle_status(self, conn: ConnectorState) -> str:
-        if conn.pending_operative is not None and conn.idle.is_set():
-            conn.operative, conn.pending_operative = conn.pending_operative, None
-        return "Available" if conn.operative else "Unavailable"
 
     # -- follow-ups of CSMS calls (started by ChargePoint201 after it answered) ----------
 
@@ -283,7 +61,11 @@ class SimulatedCharger201(V201Transactions, Reservations, FirmwareUpdates, Smart
             candidates = [] if conn is None else [conn]
         else:
             candidates = list(self.connectors.values())
+        candidates.sort(key=lambda c: not c.waiting_for_start)
         for conn in candidates:
+            held = conn.reservation
+            if conn.waiting_for_start and (held is None or held.admits(id_token)):
+                return conn  # a car plugged in and waiting comes first
             if not self._free(conn):
                 continue
             if conn.status == "Available" and conn.reservation is None:
@@ -318,6 +100,14 @@ class SimulatedCharger201(V201Transactions, Reservations, FirmwareUpdates, Smart
     def _start_remote_session(
         self, conn: ConnectorState, token: dict[str, str], remote_start_id: int
     ) -> None:
+        if conn.plugged:
+            self._start_plugged_session(
+                conn,
+                token,
+                authorize=self._flag(AUTHORIZE_REMOTE_START) and self._flag(AUTH_ENABLED),
+                remote_start_id=remote_start_id,
+            )
+            return
         session = self._session(
             conn,
             token,
@@ -349,7 +139,8 @@ class SimulatedCharger201(V201Transactions, Reservations, FirmwareUpdates, Smart
         if tx is None:
             return
         await self._end(tx, STOP_TRIGGERS.get(reason, "AbnormalCondition"), reason)
-        await self.status(conn.connector_id, self._idle_status(conn))
+        if not conn.plugged:
+            await self.status(conn.connector_id, self._idle_status(conn))
 
     def _plan_reset(self, kind: str, evse_id: int | None) -> tuple[str, FollowUp | None]:
         if evse_id is not None and evse_id not in self.connectors:

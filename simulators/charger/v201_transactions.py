@@ -100,7 +100,7 @@ class V201Transactions(V201Messages):
     def _periodic_values(self, conn: ConnectorState, context: str) -> list[dict[str, Any]]:
         """sampledValues of SampledDataCtrlr.TxUpdatedMeasurands."""
         cfg = self.config
-        power = cfg.power_w if conn.charging else 0
+        power = round(conn.offered_power_w(cfg.power_w))
         phases = [f"L{n}" for n in range(1, max(cfg.phases, 1) + 1)]
         amps = round(power / (cfg.voltage_v * len(phases)), 1)
         base = {"context": context, "location": "Outlet"}

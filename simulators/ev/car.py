@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 
 from simulators.charger import BaseCharger
+from simulators.charger.model import SessionResult
 from simulators.ev.coupling import Coupling, Faults
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -101,8 +102,13 @@ class SimulatedEV:
         location: tuple[float, float] | None = None,
         faults: Faults | None = None,
         poll_interval_s: float = 0.01,
+        car_poll_s: float = 0.05,
+        autocharge_mac: str | None = None,
+        emaid: str | None = None,
     ) -> Coupling:
-        """Plug into ``charger``'s connector (1.6) or EVSE (2.0.1); the running coupling."""
+        """Plug into ``charger``'s connector (1.6) or EVSE (2.0.1) without authorizing
+        (``charger.plug_in``, with the car's Autocharge MAC / eMAID if given); the
+        running coupling. The charger then waits for a remote start (or ``run_session``)."""
         if self.coupling is not None:
             raise RuntimeError(f"vehicle {self.vehicle_id} is already plugged in")
         coupling = Coupling(
@@ -112,11 +118,16 @@ class SimulatedEV:
             location=location,
             faults=faults,
             poll_interval_s=poll_interval_s,
+            car_poll_s=car_poll_s,
+            autocharge_mac=autocharge_mac,
+            emaid=emaid,
         )
         await coupling.attach()
         return coupling
 
-    async def unplug(self) -> None:
-        """Unplug from the charger it is coupled to (ends a running session there)."""
+    async def unplug(self) -> SessionResult | None:
+        """Unplug from the charger it is coupled to (ends a running session there); the
+        charger's result of the transaction of that plug-in, if there was one."""
         if self.coupling is not None:
-            await self.coupling.unplug()
+            return await self.coupling.unplug()
+        return None

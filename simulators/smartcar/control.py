@@ -8,7 +8,8 @@ JSON in and out; errors are ``{"error": {"code", "message", "field"?}}``.
     POST   /_sim/users/{id}/tokens             {"vehicle_ids"?, "scopes"?}: tokens, no Connect
     POST   /_sim/vehicles                      see ``create_vehicle``
     GET    /_sim/vehicles, /_sim/vehicles/{id}
-    PATCH  /_sim/vehicles/{id}                 state: plugged_in, charge_state, soc, ...
+    PATCH  /_sim/vehicles/{id}                 state: plugged_in, charge_state, soc,
+                                               wants_charge (STOP clears it, START sets it), ...
     POST   /_sim/vehicles/{id}/energy          {"wh", "duration_s"?}: a charger's energy
     POST   /_sim/vehicles/{id}/events          trigger a webhook event
     PUT    /_sim/vehicles/{id}/subscription    subscribe to the webhook (DELETE: leave)

@@ -66,6 +66,7 @@ def _patch(sim: Simulator, v: Vehicle, body: dict[str, Any]) -> None:
     """Validate everything first, then apply in one change (one webhook event)."""
     plugged, fault = boolean(body, "plugged_in"), boolean(body, "charge_fault")
     asleep, unreachable = boolean(body, "asleep"), boolean(body, "unreachable")
+    wants = boolean(body, "wants_charge")
     soc, limit = number(body, "soc", 0, 1), number(body, "charge_limit", 0.5, 1)
     numbers = {k: number(body, k, 0, 1e9) for k in ("odometer_km", "heading")}
     numbers |= {
@@ -85,6 +86,8 @@ def _patch(sim: Simulator, v: Vehicle, body: dict[str, Any]) -> None:
             v.plug()
         elif plugged is False:
             v.unplug()
+        if wants is not None:
+            v.wants_charge = wants
         for key, value in numbers.items():
             if value is not None:
                 setattr(v, key, value)

@@ -93,6 +93,9 @@ class Vehicle:
     charge_limit: float = 1.0
     plugged_in: bool = False
     charge_state: str = NOT_CHARGING
+    # The car's own wish to take energy while plugged in: set at plug-in and by a START
+    # command, cleared by STOP (or a departure timer). Chargers limit power to 0 without it.
+    wants_charge: bool = True
     latitude: float = 37.4292
     longitude: float = -122.1381
     heading: float = 0.0
@@ -112,9 +115,16 @@ class Vehicle:
         return self.soc * self.capacity_kwh * self.km_per_kwh
 
     # -- state changes (callers stamp ``updated_at``) ----------------------------------
+    @property
+    def takes_energy(self) -> bool:
+        """Whether the car draws power from a charger now (plugged in, wants charge, room
+        below its charge limit)."""
+        return self.plugged_in and self.wants_charge and self.soc < min(self.charge_limit, 1.0)
+
     def plug(self) -> None:
         if not self.plugged_in:
             self.plugged_in = True
+            self.wants_charge = True
             self.energy_added_kwh = 0.0
             self.charge_state = FULLY_CHARGED if self.soc >= self.charge_limit else NOT_CHARGING
 
@@ -128,6 +138,7 @@ class Vehicle:
             raise SmartcarError("VEHICLE_STATE", "CHARGING_PLUG_NOT_CONNECTED")
         if self.charge_fault:
             raise SmartcarError("VEHICLE_STATE", "CHARGE_FAULT")
+        self.wants_charge = True
         if self.charge_state == CHARGING:
             raise SmartcarError("VEHICLE_STATE", "CHARGING_IN_PROGRESS")
         if self.soc >= self.charge_limit:
@@ -138,6 +149,7 @@ class Vehicle:
     def stop_charging(self, *, idle_is_error: bool) -> None:
         if not self.plugged_in:
             raise SmartcarError("VEHICLE_STATE", "CHARGING_PLUG_NOT_CONNECTED")
+        self.wants_charge = False  # the car keeps the command even when idle
         if self.charge_state != CHARGING:
             if idle_is_error:
                 raise SmartcarError("VEHICLE_STATE", "NOT_CHARGING")
@@ -210,6 +222,8 @@ class Vehicle:
             "charge_limit": self.charge_limit,
             "plugged_in": self.plugged_in,
             "charge_state": self.charge_state,
+            "wants_charge": self.wants_charge,
+            "takes_energy": self.takes_energy,
             "location": {"latitude": self.latitude, "longitude": self.longitude},
             "heading": self.heading,
             "odometer_km": self.odometer_km,

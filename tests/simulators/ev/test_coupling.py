@@ -110,13 +110,23 @@ async def test_an_asleep_car_still_charges(smartcar: Smartcar, charger: Simulate
     assert state["soc"] - soc0 == pytest.approx(soc_rise(550), abs=1e-9)
 
 
-async def test_a_full_battery_takes_less_than_the_meter(
-    smartcar: Smartcar, charger: SimulatedCharger
+async def test_a_full_battery_stops_taking_energy(
+    csms: MiniCSMS, smartcar: Smartcar, charger: SimulatedCharger
 ) -> None:
     car = await smartcar.car(soc=0.99)
     coupling = await car.plug_into(charger, 1, location=CHARGER_AT)
-    await coupling.run_session("TAG1", energy_wh=2000)
-    assert coupling.delivered_wh == pytest.approx(2000)
+    session = asyncio.create_task(coupling.run_session("TAG1", energy_wh=5000))
+    await eventually(
+        lambda: any(p["status"] == "SuspendedEV" for p in csms.payloads("StatusNotification"))
+    )
+    metered = coupling.metered_wh
+    await asyncio.sleep(0.2)
+    assert coupling.metered_wh == metered  # the charger holds back: the car takes nothing
+    assert (await car.state())["charge_state"] == "FULLY_CHARGED"
+    await car.unplug()
+    result = await asyncio.wait_for(session, 5)
+    assert result.energy_wh == pytest.approx(coupling.metered_wh, abs=1)
+    assert result.energy_wh < 5000
     assert coupling.accepted_wh == pytest.approx(0.01 * CAPACITY_WH / EFFICIENCY, abs=0.01)
     assert (await car.state())["soc"] == pytest.approx(1.0)
 
