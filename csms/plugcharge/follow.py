@@ -25,6 +25,7 @@ from csms.invoicing import Invoicing
 from csms.logs import get_logger
 from csms.plugcharge import hooks
 from csms.plugcharge.policy import (
+    BATTERY_CALLS,
     COMMAND_CALLS,
     SNAPSHOT_CALLS,
     PncConfig,
@@ -239,9 +240,13 @@ class Follower:
                 return None
         elif metered < int(due_wh):
             return None
-        if not await self._affordable(attempt["id"], SNAPSHOT_CALLS + 2 * COMMAND_CALLS):
-            return None
-        reading = await self._reader.read(attempt, car, "target", ref=session_ref(attempt["id"]))
+        # Keep enough for the STOP and the final reading; without it, trust the estimate.
+        reserve = COMMAND_CALLS + SNAPSHOT_CALLS
+        if not await self._affordable(attempt["id"], BATTERY_CALLS + reserve):
+            return "target_soc", f"the estimate reached {target}% (no call budget left to read)"
+        reading = await self._reader.read(
+            attempt, car, "target", ref=session_ref(attempt["id"]), battery_only=True
+        )
         if reading.soc_percent is None:
             return None
         if reading.soc_percent + _TARGET_SLACK >= target:

@@ -108,6 +108,10 @@ class PlugHooks:
     ) -> None:
         if await store.has_active_session(conn, charge_point_id, evse_id):
             return  # already charging (RFID first, then the cable): nothing to match
+        if await store.open_for_connector(conn, charge_point_id, evse_id) is None and not (
+            await store.unplugged_since_last_attempt(conn, charge_point_id, evse_id)
+        ):
+            return  # the same cable still in (a repeated status after a stop): no new match
         attempt, created = await store.open_attempt(
             conn,
             charge_point_id=charge_point_id,

@@ -15,6 +15,8 @@ from csms.config import Settings
 from csms.matching import MatchConfig
 
 __all__ = [
+    "BATTERY_CALLS",
+    "COMMAND_CALLS",
     "LOCATION_CALLS",
     "SNAPSHOT_CALLS",
     "PncConfig",
@@ -28,6 +30,7 @@ __all__ = [
 
 SNAPSHOT_CALLS = 2  # /battery + /charge (a v2 batch counts each path)
 LOCATION_CALLS = 1
+BATTERY_CALLS = 1
 COMMAND_CALLS = 1
 # The lowest meter-to-battery efficiency (AC below 7 kW, ref 3.4): the hold must cover the
 # worst case, the SoC estimate the typical one.
@@ -122,7 +125,7 @@ def hold_minor(
     """The hold in minor units (ref 5.2): the energy to the target at the worst efficiency,
     plus flat fees and two hours of time-based fees, rounded up to 5 units and clamped to
     10..100 (and the tariff's max_price). Without SoC or capacity the ceiling is held. A
-    spending cap lowers it: the session stops at the cap."""
+    spending cap lowers it to the cap plus 10%: the session stops at the cap."""
     policy = billing.HoldPolicy()
     if soc_now_percent is None or capacity_kwh is None:
         amount = policy.maximum if rates.max_price is None else min(policy.maximum, rates.max_price)
@@ -140,7 +143,9 @@ def hold_minor(
         )
     minor = int((amount * 10**exponent).to_integral_value(rounding=ROUND_CEILING))
     if spending_cap_minor is not None:
-        minor = min(minor, spending_cap_minor)
+        # The session stops at the cap, checked every watch interval: 10% covers what
+        # flows until the stop lands.
+        minor = min(minor, -(-spending_cap_minor * 11 // 10))
     return minor
 
 

@@ -82,26 +82,25 @@ class CarReader:
         ref: str,
         location: bool = False,
         charger_at: tuple[float, float] | None = None,
+        battery_only: bool = False,
     ) -> Reading:
-        """Battery and charge state (and the position when asked); stored, and the car's
-        last known state and position updated."""
+        """Battery and charge state (only the battery with ``battery_only``: one call), and
+        the position when asked; stored, and the car's last known state and position
+        updated."""
         fields: dict[str, Any] = {}
         errors: list[str] = []
         smartcar_id = car["smartcar_vehicle_id"]
         with session_scope(ref):
-            try:
-                snapshot = await self._bridge.snapshot(smartcar_id)
-            except SmartcarError as exc:
-                errors.append(f"snapshot {_describe(exc)}")
+            if battery_only:
+                try:
+                    battery = await self._bridge.battery(smartcar_id)
+                except SmartcarError as exc:
+                    errors.append(f"battery {_describe(exc)}")
+                else:
+                    fields["soc_percent"] = Decimal(str(round(battery.soc_percent, 3)))
+                    fields["data_age"] = battery.meta.data_age
             else:
-                if snapshot.battery is not None:
-                    fields["soc_percent"] = Decimal(str(round(snapshot.battery.soc_percent, 3)))
-                    fields["data_age"] = snapshot.battery.meta.data_age
-                if snapshot.charge is not None:
-                    fields["is_plugged_in"] = snapshot.charge.is_plugged_in
-                    fields["charge_state"] = snapshot.charge.state
-                    fields["data_age"] = snapshot.charge.meta.data_age or fields.get("data_age")
-                errors += [f"{part} {_describe(e)}" for part, e in snapshot.errors.items()]
+                await self._snapshot(smartcar_id, fields, errors)
             if location:
                 try:
                     where = await self._bridge.location(smartcar_id)
@@ -132,6 +131,21 @@ class CarReader:
                 "car_read_failed", attempt_id=attempt["id"], purpose=purpose, error=reading.error
             )
         return reading
+
+    async def _snapshot(self, smartcar_id: str, fields: dict[str, Any], errors: list[str]) -> None:
+        try:
+            snapshot = await self._bridge.snapshot(smartcar_id)
+        except SmartcarError as exc:
+            errors.append(f"snapshot {_describe(exc)}")
+            return
+        if snapshot.battery is not None:
+            fields["soc_percent"] = Decimal(str(round(snapshot.battery.soc_percent, 3)))
+            fields["data_age"] = snapshot.battery.meta.data_age
+        if snapshot.charge is not None:
+            fields["is_plugged_in"] = snapshot.charge.is_plugged_in
+            fields["charge_state"] = snapshot.charge.state
+            fields["data_age"] = snapshot.charge.meta.data_age or fields.get("data_age")
+        errors.extend(f"{part} {_describe(e)}" for part, e in snapshot.errors.items())
 
     async def _store(
         self, attempt_id: int, vehicle_id: int, purpose: str, reading: Reading

@@ -76,6 +76,25 @@ async def open_untagged(conn: asyncpg.Connection, charge_point_id: str) -> list[
     return [dict(r) for r in records]
 
 
+async def unplugged_since_last_attempt(
+    conn: asyncpg.Connection, charge_point_id: str, evse_id: int
+) -> bool:
+    """True when the connector has no earlier attempt, or reported Available after the
+    latest one's plug event (a new cable, not a repeated status of the same one)."""
+    found: bool = await conn.fetchval(
+        """WITH last AS (
+               SELECT plugged_at FROM plug_attempts WHERE charge_point_id = $1 AND evse_id = $2
+               ORDER BY plugged_at DESC, id DESC LIMIT 1)
+           SELECT NOT EXISTS (SELECT 1 FROM last) OR EXISTS (
+               SELECT 1 FROM connector_status_history h, last
+               WHERE h.charge_point_id = $1 AND h.evse_id = $2
+                 AND h.raw_status = 'Available' AND h.status_at > last.plugged_at)""",
+        charge_point_id,
+        evse_id,
+    )
+    return found
+
+
 async def has_active_session(conn: asyncpg.Connection, charge_point_id: str, evse_id: int) -> bool:
     """A transaction with a token runs on the connector (a 2.0.1 transaction opened by the
     cable alone, without a token yet, does not count)."""
