@@ -45,16 +45,9 @@ def _parser() -> argparse.ArgumentParser:
         help="server processes sharing the ports (default: CSMS_WORKERS, else one per core)",
     )
     commands.add_parser("migrate", help="apply database migrations and exit")
-    demo = commands.add_parser(
-        "demo", help="run a self-contained demo on a temporary embedded database"
-    )
-    demo.add_argument(
-        "--sessions-per-charger",
-        type=int,
-        default=1,
-        choices=range(1, 6),
-        metavar="N",
-        help="sessions per charger (1-5, default 1)",
+    commands.add_parser(
+        "demo",
+        help="run the plug-and-charge demo on a temporary embedded database and exit",
     )
     price = commands.add_parser(
         "price", help="price a session with a tariff (the same code path as the real bill)"
@@ -194,5 +187,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "demo":
             from csms.demo import run_demo
 
-            return asyncio.run(run_demo(settings, sessions_per_charger=args.sessions_per_charger))
+            return asyncio.run(run_demo(settings))
     return 0

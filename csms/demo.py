@@ -1,8 +1,12 @@
-"""``csms demo``: the whole system on a temporary embedded database, end to end.
+"""``csms demo``: plug-and-charge end to end on a temporary embedded database.
 
-Starts the central system on loopback ports, registers chargers, accounts and RFID cards
-through the admin API (over real HTTP), runs simulated OCPP 1.6 chargers through complete
-RFID sessions over real websockets, then prints the sessions as stored and exits.
+Starts the Smartcar simulator and the central system on loopback ports, registers the
+tariff and chargers through the admin API (over real HTTP), links the drivers' cars
+through Smartcar Connect, lets simulated cars plug into simulated OCPP 1.6 and 2.0.1
+chargers (real websockets) as told in :mod:`csms.demo_story`, then prints a row per
+session: charger, connector, times, VIN, how it was matched, metered kWh, the kWh the
+car's SoC gain implies, the cross-check verdict and the amount. Exits 0 when every
+session was completed and billed to the right driver.
 
 The demo is the one place in ``csms`` that uses ``simulators`` (imported lazily): it plays
 the part of the outside world.
@@ -12,10 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import socket
 import tempfile
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -23,15 +29,13 @@ from csms.config import Settings, load_settings
 from csms.database import open_database
 from csms.logs import configure_logging, get_logger
 
+if TYPE_CHECKING:
+    from csms.demo_story import Story
+
 __all__ = ["run_demo"]
 
 log = get_logger(__name__)
 
-DRIVERS = [
-    ("Alice Example", "RFID-ALICE-01"),
-    ("Bob Example", "RFID-BOB-02"),
-    ("Carol Example", "RFID-CAROL-03"),
-]
 # The operator's default tariff (OCPI 2.2.1): a session fee and a price per kWh, with VAT.
 TARIFF = {
     "country_code": "DE",
@@ -43,12 +47,10 @@ TARIFF = {
         {"price_components": [{"type": "ENERGY", "price": 0.39, "vat": 19.0, "step_size": 1}]},
     ],
 }
-# (id, protocol, latitude, longitude, power in W): a network mixes 1.6 and 2.0.1 chargers.
-CHARGERS = [
-    ("DEMO-CP-1", "ocpp1.6", 48.1374, 11.5755, 11_000),
-    ("DEMO-CP-2", "ocpp1.6", 48.1380, 11.5760, 7_400),
-    ("DEMO-CP-3", "ocpp2.0.1", 48.1391, 11.5771, 22_000),
-]
+SMARTCAR_CLIENT_ID = "csms-demo"
+SMARTCAR_CLIENT_SECRET = "csms-demo-secret"  # noqa: S105 - the simulator's, not a real one
+# 1200 simulated seconds per real second: a session to the target SoC takes seconds.
+TIME_SCALE = 1200.0
 
 
 class _Api:
@@ -73,65 +75,78 @@ def _when(value: str | None) -> str:
     return datetime.fromisoformat(value).strftime("%H:%M:%S")
 
 
-def _amount(bill: dict[str, Any] | None) -> str:
-    if not bill:
-        return "-"
-    return f"{bill['total']} {bill['currency']}"
+def _kwh(wh: float | None) -> str:
+    return "-" if wh is None else f"{wh / 1000:.2f}"
 
 
-def format_table(sessions: list[dict[str, Any]]) -> str:
+@dataclass
+class Row:
+    """One session as the table shows it (DESIGN.md section 2)."""
+
+    driver: str
+    charger: str
+    connector: int | None
+    started_at: str | None
+    ended_at: str | None
+    vin: str | None
+    matched_by: str
+    metered_wh: int | None
+    soc_wh: float | None
+    verdict: str | None
+    amount: str
+    payment: str | None
+    correct: bool
+
+
+def format_table(rows: list[Row]) -> str:
     """The sessions as a fixed-width table, one row per session."""
     header = (
         "charger",
-        "protocol",
         "conn",
-        "transaction",
-        "id tag",
-        "status",
-        "start (UTC)",
-        "stop (UTC)",
-        "Wh",
+        "start",
+        "end",
+        "driver",
+        "VIN",
+        "matched by",
+        "meter kWh",
+        "SoC kWh",
         "verdict",
         "amount",
         "payment",
     )
-    rows = [
+    cells = [
         (
-            s["charge_point_id"],
-            s["protocol"],
-            str(s["connector_id"]),
-            s["transaction_id"][:12],
-            s["id_token"] or "-",
-            s["status"],
-            _when(s["started_at"]),
-            _when(s["ended_at"]),
-            "-" if s["energy_wh"] is None else f"{s['energy_wh']:,}",
-            (s.get("bill") or {}).get("verdict") or "-",
-            _amount(s.get("bill")),
-            (s.get("bill") or {}).get("payment_status") or "-",
+            r.charger,
+            "-" if r.connector is None else str(r.connector),
+            _when(r.started_at),
+            _when(r.ended_at),
+            r.driver,
+            r.vin or "-",
+            r.matched_by,
+            _kwh(r.metered_wh),
+            _kwh(r.soc_wh),
+            r.verdict or "-",
+            r.amount,
+            r.payment or "-",
         )
-        for s in sessions
+        for r in rows
     ]
-    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *cells, strict=True)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
     return "\n".join(lines)
 
 
 async def _populate(api: _Api) -> dict[str, str]:
-    """Accounts, RFID cards and chargers through the admin API; return charger passwords."""
-    for name, id_tag in DRIVERS:
-        account = await api("POST", "/accounts", {"name": name})
-        await api(
-            "POST",
-            "/id-tokens",
-            {"id_token": id_tag, "status": "Accepted", "account_id": account["id"]},
-        )
-    passwords = {}
+    """The tariff and the chargers (with their sites) through the admin API."""
+    from csms.demo_story import CHARGERS, site_of
+
     await api("POST", "/tariffs", {"tariff": TARIFF, "name": "Standard", "is_default": True})
-    for charge_point_id, protocol, lat, lon, _ in CHARGERS:
+    passwords = {}
+    for charge_point_id, protocol, _, _, _ in CHARGERS:
         passwords[charge_point_id] = secrets.token_urlsafe(16)
+        lat, lon = site_of(charge_point_id)
         await api(
             "POST",
             "/charge-points",
@@ -147,8 +162,8 @@ async def _populate(api: _Api) -> dict[str, str]:
 
 
 async def _bill(api: _Api, session_id: int) -> dict[str, Any] | None:
-    """The session's bill, once the worker has made it (it runs after the session ends)."""
-    for _ in range(100):
+    """The session's bill once its payment step ran (the worker bills after the end)."""
+    for _ in range(150):
         try:
             bill: dict[str, Any] = await api("GET", f"/sessions/{session_id}/bill")
         except RuntimeError:  # not billed yet
@@ -160,44 +175,118 @@ async def _bill(api: _Api, session_id: int) -> dict[str, Any] | None:
     return None
 
 
-async def _drive(ocpp_url: str, index: int, password: str, sessions: int) -> None:
-    """One simulated charger: connect, run RFID sessions on connector 1, disconnect."""
-    from simulators.charger import ChargerConfig, create_charger
+def _soc_wh(detail: dict[str, Any] | None, capacity_kwh: float | None) -> float | None:
+    """Energy the car's SoC gain implies: (last - first SoC) x usable capacity."""
+    if detail is None or capacity_kwh is None:
+        return None
+    series = [p["soc_percent"] for p in detail["soc_series"] if p["soc_percent"] is not None]
+    if len(series) < 2:
+        return None
+    gain: float = (series[-1] - series[0]) / 100 * capacity_kwh * 1000
+    return gain
 
-    charge_point_id, protocol, _, _, power_w = CHARGERS[index]
-    config = ChargerConfig(
-        url=ocpp_url,
-        charge_point_id=charge_point_id,
-        password=password,
-        protocol=protocol,
-        connectors=2,
-        meter_interval_s=0.2,
-        power_w=power_w,
+
+async def _rows(api: _Api, story: Story) -> list[Row]:
+    rows = []
+    for visit in story.visits:
+        if visit.session_id is None:
+            continue
+        session = await api("GET", f"/sessions/{visit.session_id}")
+        bill = await _bill(api, visit.session_id)
+        pnc = session.get("plug_and_charge")
+        vin = None if pnc is None else pnc["vin"]
+        vehicle = story.vehicles.get(vin or "")
+        rows.append(
+            Row(
+                driver=visit.driver.name,
+                charger=session["charge_point_id"],
+                connector=session["connector_id"],
+                started_at=session["started_at"],
+                ended_at=session["ended_at"],
+                vin=vin,
+                matched_by=visit.matched_by,
+                metered_wh=session["energy_wh"],
+                soc_wh=_soc_wh(pnc, None if vehicle is None else vehicle["battery_capacity_kwh"]),
+                verdict=None if bill is None else bill["verdict"],
+                amount="-" if bill is None else f"{bill['total']} {bill['currency']}",
+                payment=None if bill is None else bill["payment_status"],
+                correct=session["account_id"] == visit.account_id and bill is not None,
+            )
+        )
+    return rows
+
+
+def _smartcar_app(api_port: int) -> Any:
+    from simulators.smartcar import SimConfig, create_app
+
+    return create_app(
+        SimConfig(
+            SMARTCAR_CLIENT_ID,
+            SMARTCAR_CLIENT_SECRET,
+            [f"http://127.0.0.1:{api_port}/api/v1/smartcar/callback"],
+            rate_limit_app_per_s=None,
+            rate_limit_vehicle_per_min=None,
+        )
     )
-    # 300 simulated seconds per real second: each session is a few minutes of charging.
-    async with create_charger(config, time_scale=300) as charger:
-        for _ in range(sessions):
-            await charger.run_session(1, DRIVERS[index][1], meter_samples=5)
 
 
-async def run_demo(base: Settings, *, sessions_per_charger: int = 1) -> int:
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _settings(base: Settings, data_dir: Path, token: str, api_port: int, smartcar: str) -> Settings:
+    from smartcar_bridge import TokenCipher
+
+    return load_settings(
+        {},
+        data_dir=data_dir,
+        host="127.0.0.1",
+        ocpp_port=0,
+        api_port=api_port,
+        admin_token=token,
+        log_format=base.log_format,
+        log_level="warning",
+        worker_poll_interval_s=0.05,
+        smartcar_client_id=SMARTCAR_CLIENT_ID,
+        smartcar_client_secret=SMARTCAR_CLIENT_SECRET,
+        smartcar_redirect_uri=f"http://127.0.0.1:{api_port}/api/v1/smartcar/callback",
+        smartcar_connect_url=smartcar,
+        smartcar_auth_url=smartcar,
+        smartcar_api_url=smartcar,
+        smartcar_vehicle_api_url=smartcar,
+        smartcar_connect_mode="test",
+        smartcar_token_key=TokenCipher.generate_key(),
+        smartcar_app_requests_per_minute=6000.0,
+        smartcar_vehicle_requests_per_minute=6000.0,
+        smartcar_vehicle_burst=100.0,
+        # A demo minute is short: the second matching poll after 2 s instead of 90 s.
+        pnc_repoll_after_s=2.0,
+        pnc_watch_interval_s=0.3,
+        pnc_car_check_after_s=0.5,
+        pnc_end_retry_s=1.0,
+    )
+
+
+async def run_demo(base: Settings) -> int:
     """Run the demo; return the process exit code."""
+    from aiohttp import web
+
     from csms.app import Ready, serve
+    from csms.demo_story import Story
 
     # The table is the demo's output; keep the server's own logs to warnings and errors.
     configure_logging(log_format=base.log_format, level="warning", ocpp_level="warning")
     token = secrets.token_urlsafe(24)
+    api_port, smartcar_port = _free_port(), _free_port()
+    smartcar_url = f"http://127.0.0.1:{smartcar_port}"
+    runner = web.AppRunner(_smartcar_app(api_port), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", smartcar_port).start()
     with tempfile.TemporaryDirectory(prefix="csms-demo-") as tmp:
-        settings = load_settings(
-            {},
-            data_dir=Path(tmp),
-            host="127.0.0.1",
-            ocpp_port=0,
-            api_port=0,
-            admin_token=token,
-            log_format=base.log_format,
-            log_level="warning",
-        )
+        settings = _settings(base, Path(tmp), token, api_port, smartcar_url)
         print(f"Starting an embedded PostgreSQL in {tmp} ...", flush=True)
         async with open_database(dsn=None, data_dir=settings.data_dir) as pool:
             stop = asyncio.Event()
@@ -210,38 +299,43 @@ async def run_demo(base: Settings, *, sessions_per_charger: int = 1) -> int:
                 ocpp_url = f"ws://127.0.0.1:{ports.ocpp_port}/ocpp"
                 print(
                     f"Central system up: OCPP {ocpp_url}, admin API "
-                    f"http://127.0.0.1:{ports.api_port}/api/v1",
+                    f"http://127.0.0.1:{ports.api_port}/api/v1, Smartcar simulator {smartcar_url}",
                     flush=True,
                 )
                 async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
                     api = _Api(http, f"http://127.0.0.1:{ports.api_port}/api/v1", token)
-                    passwords = await _populate(api)
+                    story = Story(
+                        api,
+                        http,
+                        ocpp_url=ocpp_url,
+                        smartcar_url=smartcar_url,
+                        passwords=await _populate(api),
+                        time_scale=TIME_SCALE,
+                    )
+                    await story.drivers()
+                    await story.connect_chargers()
                     print(
-                        f"Registered {len(CHARGERS)} chargers (OCPP 1.6 and 2.0.1) and "
-                        f"{len(DRIVERS)} RFID cards; running sessions ...",
+                        f"{len(story.chargers)} chargers (OCPP 1.6 and 2.0.1) at five sites, "
+                        f"{len(story.accounts)} drivers ({len(story.vehicles)} cars linked "
+                        "through Smartcar Connect); the cars plug in ...",
                         flush=True,
                     )
-                    await asyncio.gather(
-                        *(
-                            _drive(ocpp_url, i, passwords[CHARGERS[i][0]], sessions_per_charger)
-                            for i in range(len(CHARGERS))
-                        )
-                    )
-                    listing = await api("GET", "/sessions?limit=100")
-                    for session in listing["items"]:
-                        session["bill"] = await _bill(api, session["id"])
+                    try:
+                        await story.run()
+                        rows = await _rows(api, story)
+                    finally:
+                        await story.close()
             finally:
                 stop.set()
                 await asyncio.wait_for(server, 30)
-    sessions = list(reversed(listing["items"]))
+                await runner.cleanup()
     print()
-    print(format_table(sessions))
+    print(format_table(rows))
     print()
-    completed = sum(1 for s in sessions if s["status"] == "completed")
-    expected = len(CHARGERS) * sessions_per_charger
-    billed = sum(1 for s in sessions if s.get("bill"))
+    expected = len(story.visits)
+    right = sum(1 for r in rows if r.correct)
     print(
-        f"{completed} of {expected} sessions completed and stored; {billed} billed "
-        "(amounts incl. VAT, from the charger's meter)."
+        f"{len(rows)} of {expected} sessions completed; {right} billed to the right driver "
+        "(amounts incl. VAT, from the charger's meter; SoC kWh = SoC gain x battery capacity)."
     )
-    return 0 if completed == expected else 1
+    return 0 if right == expected == len(rows) else 1
