@@ -82,6 +82,8 @@ async def serve(
     if vehicles is not None and settings.pnc_enabled:
         pnc = PlugAndCharge(pool, clock, vehicles.bridge, commands, provider, invoicing, settings)
     plug = None if pnc is None else pnc.hooks
+    if vehicles is not None and plug is not None:
+        vehicles.on_state = plug.car_state_pushed
     chargers = ChargerService(
         pool, clock, commit, auto_register=settings.auto_register_charge_points, plug=plug
     )

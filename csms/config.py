@@ -176,6 +176,12 @@ class Settings(BaseSettings):
         default=90.0, gt=0, description="Second matching poll after the plug event (ref 4.2)."
     )
     pnc_max_rounds: int = Field(default=2, ge=1, le=5, description="Matching polls per plug.")
+    pnc_webhook_grace_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="With Smartcar webhooks configured, the first matching poll waits this "
+        "long for the cars' own plug-in deliveries, which decide without a call.",
+    )
     pnc_poll_budget_calls: int = Field(
         default=30, ge=0, description="Smartcar calls one plug event's matching may spend."
     )

@@ -242,8 +242,23 @@ class Story:
     async def _driver(self, spec: DriverSpec) -> None:
         for visit in range(spec.visits):
             if visit:
-                await self.cars[spec.name].patch(soc=spec.soc)  # driven home and back
+                # Driven home and back: by then the last session was billed (and the tag
+                # the charger sent was confirmed by the car's SoC gain).
+                await self._until_billed(self.visits_of(spec)[-1].session_id)
+                await self.cars[spec.name].patch(soc=spec.soc)
             await self._visit(spec)
+
+    def visits_of(self, spec: DriverSpec) -> list[Visit]:
+        return [v for v in self.visits if v.driver is spec]
+
+    async def _until_billed(self, session_id: int | None) -> None:
+        for _ in range(300):
+            try:
+                await self._api("GET", f"/sessions/{session_id}/bill")
+            except RuntimeError:  # not billed yet
+                await asyncio.sleep(0.1)
+            else:
+                return
 
     async def _visit(self, spec: DriverSpec) -> None:
         car = self.cars[spec.name]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -65,6 +65,9 @@ __all__ = [
 log = get_logger(__name__)
 
 KEY_FILE = "smartcar-token.key"
+
+# (connection, vehicle id, plugged in (None: not said), when the car recorded it)
+StateListener = Callable[[asyncpg.Connection, int, bool | None, datetime], Awaitable[None]]
 
 
 class SmartcarNotConfigured(CsmsError):
@@ -205,6 +208,8 @@ class VehicleService:
         self.receiver = receiver
         self.clock = clock
         self._session = session
+        # Told of every state a webhook delivered, in its transaction (plug-and-charge).
+        self.on_state: StateListener | None = None
 
     @classmethod
     def from_settings(
@@ -375,15 +380,22 @@ class VehicleService:
     async def _set_state(
         self, conn: asyncpg.Connection, vehicle_id: int, update: StateUpdate, event_type: str
     ) -> None:
+        observed = update.observed_at or self.clock()
         await store.update_state(
             conn,
             vehicle_id,
             plugged_in=update.plugged_in,
             charging_state=update.charging_state,
             soc_percent=None if update.soc_fraction is None else update.soc_fraction * 100,
-            observed_at=update.observed_at or self.clock(),
+            observed_at=observed,
             source=f"webhook:{event_type}",
         )
+        if update.latitude is not None and update.longitude is not None:
+            await store.record_position(
+                conn, vehicle_id, latitude=update.latitude, longitude=update.longitude, at=observed
+            )
+        if self.on_state is not None:
+            await self.on_state(conn, vehicle_id, update.plugged_in, observed)
 
     async def _apply(self, event: WebhookEvent) -> int:
         update = state_update(event)

@@ -29,7 +29,14 @@ from typing import Any, Literal
 from smartcar_bridge.errors import SmartcarError
 from smartcar_bridge.models import ChargeState
 from smartcar_bridge.transport import parse_time
-from smartcar_bridge.v3 import CHARGING, CHARGING_STATUS, PLUGGED_IN, SOC, charge_state
+from smartcar_bridge.v3 import (
+    CHARGING,
+    CHARGING_STATUS,
+    LOCATION,
+    PLUGGED_IN,
+    SOC,
+    charge_state,
+)
 
 __all__ = [
     "Challenge",
@@ -106,10 +113,17 @@ class StateUpdate:
     soc_fraction: float | None = None
     plugged_in: bool | None = None
     charging_state: ChargeState | None = None
+    latitude: float | None = None
+    longitude: float | None = None
 
     @property
     def empty(self) -> bool:
-        return self.soc_fraction is None and self.plugged_in is None and not self.charging_state
+        return (
+            self.soc_fraction is None
+            and self.plugged_in is None
+            and not self.charging_state
+            and self.latitude is None
+        )
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -273,8 +287,27 @@ def state_update(event: WebhookEvent) -> StateUpdate | None:
     elif kind == "CHARGING_COMPLETED":
         state = "FULLY_CHARGED"
     observed = max(event.signal_times.values(), default=None) or event.delivered_at
-    update = StateUpdate(event.vehicle_id, observed, soc, plugged, state)
+    where = _position(event)
+    update = StateUpdate(event.vehicle_id, observed, soc, plugged, state, *where)
     return None if update.empty else update
+
+
+def _coordinate(value: Any, limit: float) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and -limit <= value <= limit:
+        return float(value)
+    return None
+
+
+def _position(event: WebhookEvent) -> tuple[float | None, float | None]:
+    """The car's position from the location signal (v3) or ``/location`` (legacy)."""
+    body = _mapping((event.signals or {}).get(LOCATION))
+    if isinstance(body.get("value"), Mapping):
+        body = _mapping(body["value"])
+    if not body:
+        body = _mapping(event.legacy.get("/location"))
+    lat = _coordinate(body.get("latitude"), 90)
+    lon = _coordinate(body.get("longitude"), 180)
+    return (lat, lon) if lat is not None and lon is not None else (None, None)
 
 
 class WebhookReceiver:

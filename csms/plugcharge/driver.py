@@ -48,6 +48,10 @@ class _Declined(Exception):
     pass
 
 
+class _Gone(Exception):
+    """The attempt stopped waiting for its start (unplugged, superseded, expired)."""
+
+
 def _refusal(account: dict[str, Any] | None, car: dict[str, Any] | None) -> str | None:
     """Why the account may not charge (issue 7.1), or None."""
     if account is None or account["status"] != "active":
@@ -101,6 +105,8 @@ class Starter:
         except _Declined as exc:
             await self._end(attempt_id, "declined", str(exc), release=False)
             return
+        except _Gone:
+            return
         await self._remote_start(attempt, token)
 
     async def _prepare(
@@ -134,6 +140,14 @@ class Starter:
         )
         held = await self._hold(attempt, account, rates.currency, amount)
         async with self._pool.acquire() as conn, conn.transaction():
+            current = await store.get(conn, attempt["id"], lock=True)
+            if current is None or current["status"] != "starting":
+                # Unplugged or started otherwise while the card was held: let it go (an
+                # earlier release found no hold yet, hence its own key).
+                await hooks.enqueue(
+                    conn, hooks.RELEASE, attempt["id"], at=self._clock(), key=":after-hold"
+                )
+                raise _Gone
             token = await store.ensure_start_token(
                 conn, account["id"], "PNC" + secrets.token_hex(8).upper()
             )
@@ -281,6 +295,10 @@ class Starter:
     async def _end(self, attempt_id: int, status: str, reason: str, *, release: bool) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
             current = await store.get(conn, attempt_id, lock=True)
+            if release:  # whatever became of the attempt meanwhile, no session uses this hold
+                await hooks.enqueue(
+                    conn, hooks.RELEASE, attempt_id, at=self._clock(), key=":not-started"
+                )
             if current is None or current["status"] != "starting":
                 return
             await store.update(
@@ -289,8 +307,6 @@ class Starter:
                 {"status": status, "reason": reason},
                 note={"at": self._clock(), "event": status, "reason": reason},
             )
-            if release:
-                await hooks.enqueue(conn, hooks.RELEASE, attempt_id, at=self._clock())
         log.warning(
             "plug_and_charge_not_started", attempt_id=attempt_id, status=status, reason=reason
         )
@@ -316,7 +332,10 @@ class Starter:
         """Cancel the hold of an attempt that did not lead to a session."""
         attempt_id = int(payload["attempt_id"])
         async with self._pool.acquire() as conn:
+            attempt = await store.get(conn, attempt_id)
             payment = await store.payment_of(conn, attempt_id)
+        if attempt is None or attempt["status"] in ("starting", "charging", "ended", "done"):
+            return  # still waiting for its session, or has one: the bill settles the hold
         if payment is None or payment["status"] != "held" or payment["session_id"] is not None:
             return
         key = f"pi:cancel:pnc:{attempt_id}:{payment['intent']}"

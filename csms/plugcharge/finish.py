@@ -23,6 +23,7 @@ from csms.plugcharge import hooks
 from csms.plugcharge.policy import SNAPSHOT_CALLS, PncConfig
 from csms.plugcharge.reads import CarReader, session_ref
 from csms.store import Row
+from csms.store import autocharge_tags as tag_store
 from csms.store import plug_attempts as store
 
 __all__ = ["Finisher", "plug_and_charge_evidence"]
@@ -102,7 +103,7 @@ class Finisher:
             return
         if attempt["method"] != "smartcar_plug_state":
             return  # a tag match confirms nothing new about the tag
-        row = await store.confirm_tag(
+        row = await tag_store.confirm_tag(
             conn, tag=tag, vin=attempt["vin"], needed=self._config.tag_confirmations
         )
         if row is not None:

@@ -84,11 +84,23 @@ class PlugHooks:
     Args:
         start_timeout: how long a matched attempt waits for the charger's transaction.
         car_check_after: when, after the start, to check that the car charges.
+        first_poll_after: with Smartcar webhooks, how long the first poll waits for the
+            cars' own plug-in deliveries (which decide without a call).
+        push_window: how long after a plug event a delivered plug-in still counts.
     """
 
-    def __init__(self, *, start_timeout: timedelta, car_check_after: timedelta) -> None:
+    def __init__(
+        self,
+        *,
+        start_timeout: timedelta,
+        car_check_after: timedelta,
+        first_poll_after: timedelta = timedelta(0),
+        push_window: timedelta = timedelta(minutes=5),
+    ) -> None:
         self._start_timeout = start_timeout
         self._car_check_after = car_check_after
+        self._first_poll_after = first_poll_after
+        self._push_window = push_window
 
     @staticmethod
     def identifies_car(id_token: str | None, id_token_type: str | None) -> bool:
@@ -123,7 +135,7 @@ class PlugHooks:
             id_token_type=id_token_type,
         )
         if created:
-            await enqueue(conn, MATCH, attempt["id"], at=at, key=":1")
+            await enqueue(conn, MATCH, attempt["id"], at=at + self._first_poll_after, key=":1")
             await enqueue(conn, EXPIRE, attempt["id"], at=at + self._start_timeout)
             log.info(
                 "plug_event",
@@ -193,6 +205,25 @@ class PlugHooks:
             )
         elif trigger in PLUG_TRIGGERS and not has_session_token:
             await self._open(conn, charge_point_id, evse_id, connector_id or 1, at, trigger)
+
+    async def car_state_pushed(
+        self, conn: asyncpg.Connection, vehicle_id: int, plugged_in: bool | None, at: datetime
+    ) -> None:
+        """A webhook said a linked car is plugged in: decide the open attempts around that
+        moment from what was pushed, without polling (polling stays the fallback)."""
+        if not plugged_in:
+            return
+        for attempt in await store.matching_between(
+            conn, since=at - self._push_window, until=at + self._push_window
+        ):
+            await enqueue(
+                conn,
+                MATCH,
+                attempt["id"],
+                at=at,
+                key=f":push:{vehicle_id}:{at.isoformat()}",
+                pushed_only=True,
+            )
 
     async def tag_seen(
         self,

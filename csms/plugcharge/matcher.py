@@ -38,6 +38,7 @@ from csms.matching import (
 from csms.plugcharge import hooks
 from csms.plugcharge.policy import LOCATION_CALLS, SNAPSHOT_CALLS, PncConfig
 from csms.plugcharge.reads import CarReader, Reading, match_ref
+from csms.store import autocharge_tags as tag_store
 from csms.store import charge_points
 from csms.store import plug_attempts as store
 
@@ -161,6 +162,9 @@ class Matcher:
             if c["id"] not in busy and (o := _pushed(c, plug, self._config))
         }
         observations += pushed.values()
+        if payload.get("pushed_only"):
+            await self._pushed_decision(attempt, plug, observations + bound, learned, others)
+            return
         unpolled = await self._poll(attempt, plug, cars, busy | set(pushed), observations)
         decision = decide(
             plug,
@@ -174,6 +178,20 @@ class Matcher:
         final = round_no >= self._config.max_rounds
         await self._conclude(attempt, plug, decision, learned, final=final, round_no=round_no)
 
+    async def _pushed_decision(
+        self,
+        attempt: dict[str, Any],
+        plug: PlugEvent,
+        observations: list[VehicleObservation],
+        learned: list[LearnedTag],
+        others: list[PlugEvent],
+    ) -> None:
+        """A webhook delivery: decide from pushed states alone, only when that is enough
+        (cars not heard of are not rivals here; the polling rounds still come if not)."""
+        decision = decide(plug, observations, learned, self._config.match, other_plugs=others)
+        if decision.matched and not self._near_unplugged(decision):
+            await self._conclude(attempt, plug, decision, learned, final=True)
+
     async def _learned(self, conn: asyncpg.Connection, attempt: dict[str, Any]) -> list[LearnedTag]:
         key = autocharge_tag(attempt["id_token"], attempt["id_token_type"]) or emaid_key(
             attempt["id_token"], attempt["id_token_type"]
@@ -182,7 +200,7 @@ class Matcher:
             return []
         return [
             LearnedTag(row["tag"], row["vin"], active=row["status"] == "active")
-            for row in await store.tags(conn, key)
+            for row in await tag_store.tags(conn, key)
         ]
 
     async def _other_plugs(
@@ -295,7 +313,7 @@ class Matcher:
                     note["vin"] = car["vin"]
                     learn = tag_to_learn(plug, decision, learned)
                     if learn is not None:
-                        tag = await store.learn_tag(
+                        tag = await tag_store.learn_tag(
                             conn,
                             tag=learn[0],
                             vin=learn[1],

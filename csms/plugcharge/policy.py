@@ -37,10 +37,16 @@ COMMAND_CALLS = 1
 ETA_MIN = Decimal("0.72")
 
 
+def _webhooks(settings: Settings) -> bool:
+    secret = settings.smartcar_webhook_secret
+    return secret is not None and bool(secret.get_secret_value())
+
+
 @dataclass(frozen=True)
 class PncConfig:
     match: MatchConfig
     repoll_after: timedelta
+    first_poll_after: timedelta
     max_rounds: int
     session_call_budget: int
     guard_after: timedelta
@@ -62,6 +68,9 @@ class PncConfig:
                 poll_unknown_positions=settings.pnc_poll_unknown_positions,
             ),
             repoll_after=timedelta(seconds=settings.pnc_repoll_after_s),
+            first_poll_after=timedelta(
+                seconds=settings.pnc_webhook_grace_s if _webhooks(settings) else 0
+            ),
             max_rounds=settings.pnc_max_rounds,
             session_call_budget=settings.pnc_session_call_budget,
             guard_after=timedelta(seconds=settings.pnc_guard_after_s),

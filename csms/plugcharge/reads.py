@@ -182,7 +182,7 @@ class CarReader:
                     source=f"poll:{purpose}",
                 )
             if reading.latitude is not None and reading.longitude is not None:
-                await store.record_position(
+                await vehicle_store.record_position(
                     conn,
                     vehicle_id,
                     latitude=reading.latitude,

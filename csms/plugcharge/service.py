@@ -46,6 +46,8 @@ class PlugAndCharge:
         self.hooks = hooks.PlugHooks(
             start_timeout=self.config.start_timeout,
             car_check_after=self.config.car_check_after,
+            first_poll_after=self.config.first_poll_after,
+            push_window=self.config.match.window_after,
         )
         self._matcher = Matcher(pool, clock, reader, self.config)
         self._starter = Starter(

@@ -190,6 +190,19 @@ async def recent_plugs(
     return [dict(r) for r in records]
 
 
+async def matching_between(
+    conn: asyncpg.Connection, *, since: datetime, until: datetime
+) -> list[Row]:
+    """Attempts still deciding whose plug event lies in a time span."""
+    records = await conn.fetch(
+        """SELECT id FROM plug_attempts WHERE status = 'matching'
+             AND plugged_at BETWEEN $1 AND $2 ORDER BY id""",
+        since,
+        until,
+    )
+    return [dict(r) for r in records]
+
+
 async def busy_vehicles(conn: asyncpg.Connection, *, exclude: int) -> set[int]:
     """Cars bound to another attempt that is starting or charging."""
     records = await conn.fetch(
@@ -273,26 +286,6 @@ async def vehicle_by_vin(conn: asyncpg.Connection, vin: str) -> Row | None:
     )
 
 
-async def record_position(
-    conn: asyncpg.Connection,
-    vehicle_id: int,
-    *,
-    latitude: float,
-    longitude: float,
-    at: datetime,
-) -> None:
-    """Remember where the car was (never overwrite a newer position)."""
-    await conn.execute(
-        """UPDATE vehicles SET latitude = $2, longitude = $3, location_at = $4,
-               updated_at = now()
-           WHERE id = $1 AND (location_at IS NULL OR location_at <= $4)""",
-        vehicle_id,
-        latitude,
-        longitude,
-        at,
-    )
-
-
 # --- readings --------------------------------------------------------------------------
 
 
@@ -313,57 +306,6 @@ async def readings(conn: asyncpg.Connection, attempt_id: int) -> list[Row]:
         "SELECT * FROM vehicle_readings WHERE attempt_id = $1 ORDER BY id", attempt_id
     )
     return [dict(r) for r in records]
-
-
-# --- learned tags ----------------------------------------------------------------------
-
-
-async def tags(conn: asyncpg.Connection, tag: str) -> list[Row]:
-    records = await conn.fetch(
-        "SELECT * FROM autocharge_tags WHERE tag = $1 AND status <> 'refused'", tag
-    )
-    return [dict(r) for r in records]
-
-
-async def tags_of_vin(conn: asyncpg.Connection, vin: str) -> list[Row]:
-    records = await conn.fetch("SELECT * FROM autocharge_tags WHERE vin = $1 ORDER BY tag", vin)
-    return [dict(r) for r in records]
-
-
-async def learn_tag(
-    conn: asyncpg.Connection, *, tag: str, vin: str, vehicle_id: int | None, attempt_id: int
-) -> Row:
-    """Record the tag for the VIN as pending; a tag known for another VIN is refused (a
-    MAC seen on two cars identifies neither)."""
-    record = await conn.fetchrow(
-        """INSERT INTO autocharge_tags AS t (tag, vin, vehicle_id, learned_from)
-           VALUES ($1, $2, $3, $4)
-           ON CONFLICT (tag) DO UPDATE SET
-               status = CASE WHEN t.vin <> EXCLUDED.vin THEN 'refused' ELSE t.status END,
-               updated_at = now()
-           RETURNING *""",
-        tag,
-        vin,
-        vehicle_id,
-        attempt_id,
-    )
-    assert record is not None
-    return dict(record)
-
-
-async def confirm_tag(conn: asyncpg.Connection, *, tag: str, vin: str, needed: int) -> Row | None:
-    """One more session confirmed the link; active once ``needed`` confirmed it."""
-    return row_dict(
-        await conn.fetchrow(
-            """UPDATE autocharge_tags SET confirmations = confirmations + 1,
-                   status = CASE WHEN confirmations + 1 >= $3 THEN 'active' ELSE status END,
-                   updated_at = now()
-               WHERE tag = $1 AND vin = $2 AND status <> 'refused' RETURNING *""",
-            tag,
-            vin,
-            needed,
-        )
-    )
 
 
 # --- the hold before the session -------------------------------------------------------

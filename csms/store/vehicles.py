@@ -216,3 +216,23 @@ async def webhook_events(conn: asyncpg.Connection, *, limit: int = 100) -> list[
         limit,
     )
     return [dict(r) for r in records]
+
+
+async def record_position(
+    conn: asyncpg.Connection,
+    vehicle_id: int,
+    *,
+    latitude: float,
+    longitude: float,
+    at: datetime,
+) -> None:
+    """Remember where the car was (never overwrite a newer position)."""
+    await conn.execute(
+        """UPDATE vehicles SET latitude = $2, longitude = $3, location_at = $4,
+               updated_at = now()
+           WHERE id = $1 AND (location_at IS NULL OR location_at <= $4)""",
+        vehicle_id,
+        latitude,
+        longitude,
+        at,
+    )

@@ -24,6 +24,7 @@ from tests.csms.conftest import ADMIN_TOKEN, PASSWORD, System, make_settings
 
 CLIENT_ID = "pnc-client"
 CLIENT_SECRET = "pnc-secret"
+WEBHOOK_SECRET = "pnc-webhook-management-token"
 SITE = (52.5200, 13.4050)
 # 0.1 s real is 60 s simulated: 11 kW chargers deliver about 1.8 kWh a real second.
 TIME_SCALE = 600.0
@@ -286,18 +287,40 @@ def pnc_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-async def world(pool: asyncpg.Pool, pnc_overrides: dict[str, Any]) -> AsyncIterator[World]:
+def pnc_webhooks() -> bool:
+    """Whether Smartcar webhooks are configured (override the fixture)."""
+    return False
+
+
+@pytest.fixture
+async def world(
+    pool: asyncpg.Pool, pnc_overrides: dict[str, Any], pnc_webhooks: bool
+) -> AsyncIterator[World]:
     from csms.app import Ready, serve
 
     sim_port = _free_port()
     sim_url = f"http://127.0.0.1:{sim_port}"
     api_port = _free_port()
+    hooks: dict[str, Any] = {}
+    if pnc_webhooks:
+        hooks = {
+            "webhook_url": f"http://127.0.0.1:{api_port}/api/v1/smartcar/webhooks",
+            "webhook_verify_on_start": False,
+            "webhook_retry_scale": 0.01,
+            "application_management_token": WEBHOOK_SECRET,
+        }
+        pnc_overrides = {
+            "smartcar_webhook_secret": WEBHOOK_SECRET,
+            "pnc_webhook_grace_s": 3.0,
+            **pnc_overrides,
+        }
     config = SimConfig(
         CLIENT_ID,
         CLIENT_SECRET,
         [f"http://127.0.0.1:{api_port}/api/v1/smartcar/callback"],
         rate_limit_app_per_s=None,
         rate_limit_vehicle_per_min=None,
+        **hooks,
     )
     runner = web.AppRunner(create_app(config))
     await runner.setup()
@@ -320,6 +343,11 @@ async def world(pool: asyncpg.Pool, pnc_overrides: dict[str, Any]) -> AsyncItera
             {"tariff": TARIFF, "name": "Standard", "is_default": True},
             expect=201,
         )
+        if pnc_webhooks:  # the operator lets Smartcar's VERIFY through once
+            await world.system.api(
+                "POST", "/smartcar/webhook-verification", {"seconds": 60}, expect=200
+            )
+            assert (await world.sim("POST", "/webhook/verify"))["verified"] is True
         try:
             yield world
         finally:

@@ -288,3 +288,61 @@ async def test_spending_cap_stops_the_session(world: World) -> None:
     assert payment["captured_minor"] == invoice["total_minor"]
     await coupling.unplug()
     await assert_within_budget(world, attempt["id"])
+
+
+async def test_201_transaction_started_by_the_cable_is_authorised_remotely(world: World) -> None:
+    """TxStartPoint EVConnected: the charger opens the transaction at plug-in (no token);
+    RequestStartTransaction authorises that same transaction with the account's token."""
+    driver = await world.driver("ada@example.com")
+    charger = await world.charger("PNC-1", "ocpp2.0.1")
+    answer = await world.system.api(
+        "POST",
+        "/charge-points/PNC-1/commands/set-variables",
+        {
+            "set_variable_data": [
+                {
+                    "attribute_value": "EVConnected",
+                    "component": {"name": "TxCtrlr"},
+                    "variable": {"name": "TxStartPoint"},
+                }
+            ]
+        },
+        expect=200,
+    )
+    assert answer["set_variable_result"][0]["attribute_status"] == "Accepted"
+    coupling, session_id = await charge_to_the_end(world, charger, driver.cars[0])
+    events = await world.system.fetch(
+        """SELECT event_type, trigger_reason, id_token FROM transaction_events
+           WHERE session_id = $1 ORDER BY seq_no""",
+        session_id,
+    )
+    assert (events[0]["event_type"], events[0]["trigger_reason"]) == ("Started", "CablePluggedIn")
+    assert events[0]["id_token"] is None
+    authorised = [e for e in events if e["trigger_reason"] == "RemoteStart"]
+    assert len(authorised) == 1
+    session = (await world.system.fetch("SELECT * FROM sessions WHERE id = $1", session_id))[0]
+    assert session["account_id"] == driver.account_id
+    assert session["id_token"] == authorised[0]["id_token"]
+    await world.payment(session_id, ("captured",))
+    await coupling.unplug()
+    await assert_within_budget(world, (await world.attempt("PNC-1"))["id"])
+
+
+async def test_a_start_that_cannot_be_delivered_releases_the_hold(world: World) -> None:
+    driver = await world.driver("ada@example.com")
+    charger = await world.charger("PNC-1", "ocpp1.6")
+    await driver.cars[0].plug_into(charger, 1, location=SITE)
+    await charger.disconnect()  # the charger drops off right after reporting the plug
+    attempt = await world.attempt_status("PNC-1", ("failed",))
+    assert "not delivered" in attempt["reason"]
+    assert attempt["hold_minor"] > 0
+
+    async def released() -> Any:
+        rows = await world.system.fetch(
+            "SELECT * FROM payments WHERE attempt_id = $1 AND status = 'canceled'", attempt["id"]
+        )
+        return rows[0] if rows else None
+
+    payment = await world.until("the hold to be released", released)
+    assert payment["session_id"] is None
+    assert payment["captured_minor"] == 0
