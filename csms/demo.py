@@ -95,6 +95,7 @@ class Row:
     verdict: str | None
     amount: str
     payment: str | None
+    calls: str
     correct: bool
 
 
@@ -110,6 +111,7 @@ def format_table(rows: list[Row]) -> str:
         "matched by",
         "meter kWh",
         "SoC kWh",
+        "calls",
         "verdict",
         "amount",
         "payment",
@@ -125,6 +127,7 @@ def format_table(rows: list[Row]) -> str:
             r.matched_by,
             _kwh(r.metered_wh),
             _kwh(r.soc_wh),
+            r.calls,
             r.verdict or "-",
             r.amount,
             r.payment or "-",
@@ -175,6 +178,14 @@ async def _bill(api: _Api, session_id: int) -> dict[str, Any] | None:
     return None
 
 
+def _calls(detail: dict[str, Any] | None) -> str:
+    """Smartcar calls spent: matching + the session."""
+    if detail is None:
+        return "-"
+    spent = detail["smartcar_calls"]
+    return f"{spent['matching']}+{spent['session']}"
+
+
 def _soc_wh(detail: dict[str, Any] | None, capacity_kwh: float | None) -> float | None:
     """Energy the car's SoC gain implies: (last - first SoC) x usable capacity."""
     if detail is None or capacity_kwh is None:
@@ -210,6 +221,7 @@ async def _rows(api: _Api, story: Story) -> list[Row]:
                 verdict=None if bill is None else bill["verdict"],
                 amount="-" if bill is None else f"{bill['total']} {bill['currency']}",
                 payment=None if bill is None else bill["payment_status"],
+                calls=_calls(pnc),
                 correct=session["account_id"] == visit.account_id and bill is not None,
             )
         )
@@ -336,6 +348,7 @@ async def run_demo(base: Settings) -> int:
     right = sum(1 for r in rows if r.correct)
     print(
         f"{len(rows)} of {expected} sessions completed; {right} billed to the right driver "
-        "(amounts incl. VAT, from the charger's meter; SoC kWh = SoC gain x battery capacity)."
+        "(amounts incl. VAT, from the charger's meter; SoC kWh = SoC gain x battery capacity;\n"
+        "calls = Smartcar calls spent matching + during the session)."
     )
     return 0 if right == expected == len(rows) else 1
