@@ -45,6 +45,7 @@ from billing.payments import (
 from csms.clock import Clock
 from csms.invoicing import REFUND_PAYMENT, SETTLE_PAYMENT, BillingPolicy, enqueue_settlement
 from csms.logs import get_logger
+from csms.payment_attempts import recorded_call
 from csms.store import Row, accounts
 from csms.store import invoices as invoice_store
 from csms.store import payments as store
@@ -93,48 +94,9 @@ class SettlementService:
         key: str | None,
         amount_minor: int | None = None,
     ) -> T:
-        """Record the attempt, make the call, record its outcome (own transactions, so
-        the record survives whatever happens to the job)."""
-        async with self._pool.acquire() as conn:
-            attempt_id = await store.start_attempt(
-                conn,
-                payment_id=payment["id"],
-                operation=operation,
-                idempotency_key=key,
-                amount_minor=amount_minor,
-                provider_ref=payment["provider_ref"],
-                at=self._clock(),
-            )
-        # Until the call returns, the outcome is unknown (a cancelled job leaves that).
-        outcome, ref, code = "unavailable", None, None
-        message: str | None = "no answer"
-        try:
-            result = await call()
-        except PaymentError as exc:
-            outcome = {
-                PaymentDeclined: "declined",
-                PaymentRejected: "rejected",
-            }.get(type(exc), "unavailable")
-            ref, code, message = exc.provider_ref, exc.code, exc.message
-            raise
-        except Exception as exc:
-            message = repr(exc)
-            raise
-        else:
-            outcome, message = "succeeded", None
-            ref = getattr(result, "provider_ref", None)
-            return result
-        finally:
-            async with self._pool.acquire() as conn:
-                await store.finish_attempt(
-                    conn,
-                    attempt_id,
-                    outcome=outcome,
-                    at=self._clock(),
-                    provider_ref=ref,
-                    error_code=code,
-                    error_message=message,
-                )
+        return await recorded_call(
+            self._pool, self._clock, payment, operation, call, key=key, amount_minor=amount_minor
+        )
 
     # --- settle -----------------------------------------------------------------------
 

@@ -11,9 +11,8 @@ charger, which then waits for ordinary authorisation.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 
@@ -21,7 +20,6 @@ import billing
 from billing.payments import (
     HoldRequest,
     PaymentDeclined,
-    PaymentError,
     PaymentMethod,
     PaymentProvider,
     PaymentRejected,
@@ -31,6 +29,7 @@ from csms.clock import Clock
 from csms.commands import CommandService
 from csms.errors import CsmsError
 from csms.logs import get_logger
+from csms.payment_attempts import recorded_call
 from csms.plugcharge import hooks
 from csms.plugcharge.policy import SNAPSHOT_CALLS, PncConfig, TariffRates, hold_minor, tariff_rates
 from csms.plugcharge.reads import CarReader, session_ref
@@ -41,7 +40,6 @@ from csms.store import tariffs
 __all__ = ["Starter"]
 
 log = get_logger(__name__)
-T = TypeVar("T")
 
 
 class _Declined(Exception):
@@ -194,8 +192,14 @@ class Starter:
             },
         )
         try:
-            state = await self._attempt(
-                payment, "hold", key, amount, lambda: self._provider.place_hold(request)
+            state = await recorded_call(
+                self._pool,
+                self._clock,
+                payment,
+                "hold",
+                lambda: self._provider.place_hold(request),
+                key=key,
+                amount_minor=amount,
             )
         except (PaymentDeclined, PaymentRejected) as exc:
             async with self._pool.acquire() as conn:
@@ -223,51 +227,6 @@ class Starter:
                 },
             )
         return state.capturable_minor or amount
-
-    async def _attempt(
-        self,
-        payment: dict[str, Any],
-        operation: str,
-        key: str,
-        amount: int | None,
-        call: Callable[[], Awaitable[T]],
-    ) -> T:
-        """Record a provider call before it is made and its outcome after."""
-        async with self._pool.acquire() as conn:
-            record = await payment_store.start_attempt(
-                conn,
-                payment_id=payment["id"],
-                operation=operation,
-                idempotency_key=key,
-                amount_minor=amount,
-                provider_ref=payment["provider_ref"],
-                at=self._clock(),
-            )
-        outcome, ref, code = "unavailable", None, None
-        message: str | None = "no answer"
-        try:
-            result = await call()
-        except PaymentError as exc:
-            outcome = {PaymentDeclined: "declined", PaymentRejected: "rejected"}.get(
-                type(exc), "unavailable"
-            )
-            ref, code, message = exc.provider_ref, exc.code, exc.message
-            raise
-        else:
-            outcome, message = "succeeded", None
-            ref = getattr(result, "provider_ref", None)
-            return result
-        finally:
-            async with self._pool.acquire() as conn:
-                await payment_store.finish_attempt(
-                    conn,
-                    record,
-                    outcome=outcome,
-                    at=self._clock(),
-                    provider_ref=ref,
-                    error_code=code,
-                    error_message=message,
-                )
 
     async def _remote_start(self, attempt: dict[str, Any], token: str) -> None:
         body = m.RemoteStart(connector_id=attempt["evse_id"], id_token=token)
@@ -339,12 +298,13 @@ class Starter:
         if payment is None or payment["status"] != "held" or payment["session_id"] is not None:
             return
         key = f"pi:cancel:pnc:{attempt_id}:{payment['intent']}"
-        await self._attempt(
+        await recorded_call(
+            self._pool,
+            self._clock,
             payment,
             "cancel",
-            key,
-            None,
             lambda: self._provider.cancel(payment["provider_ref"], idempotency_key=key),
+            key=key,
         )
         async with self._pool.acquire() as conn:
             await payment_store.update(conn, payment["id"], {"status": "canceled", "held_minor": 0})
