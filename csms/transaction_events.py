@@ -137,6 +137,7 @@ class TransactionEventService:
                     id_token=event.id_token,
                     id_token_type=event.id_token_type,
                     has_session_token=session["id_token"] is not None,
+                    token_assigned="id_token" in changes,
                     session_id=session["id"],
                 )
             if changes.get("status") == "completed":

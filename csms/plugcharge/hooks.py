@@ -184,17 +184,19 @@ class PlugHooks:
         id_token: str | None,
         id_token_type: str | None,
         has_session_token: bool,
+        token_assigned: bool,
         session_id: int,
     ) -> None:
         """A 2.0.1 TransactionEvent: CablePluggedIn/EVDetected without a token opens an
-        attempt; a MacAddress or eMAID token is evidence for the connector's attempt; any
-        other token (not NoAuthorization) may be the one a matched attempt started with."""
+        attempt; a MacAddress or eMAID token is evidence for the connector's attempt; a
+        token that just became the session's (not NoAuthorization) may be the one a
+        matched attempt started with. Periodic events cost no query."""
         if evse_id is None:
             return
         tag = _tag_of(id_token, id_token_type)
         if tag is not None:
             await self.tag_seen(conn, charge_point_id, tag[0], tag[1], evse_id=evse_id)
-        elif id_token is not None and id_token_type != NO_AUTHORIZATION:
+        elif id_token is not None and token_assigned and id_token_type != NO_AUTHORIZATION:
             await self.session_authorized(
                 conn,
                 charge_point_id,
