@@ -18,7 +18,15 @@ from csms.billing_inputs import VehicleEvidence
 from csms.clock import Clock
 from csms.invoicing import enqueue_billing
 from csms.logs import get_logger
-from csms.matching import autocharge_tag, emaid_key
+from csms.matching import (
+    LearnedTag,
+    MatchDecision,
+    Method,
+    Outcome,
+    PlugEvent,
+    autocharge_tag,
+    tag_to_learn,
+)
 from csms.plugcharge import hooks
 from csms.plugcharge.policy import SNAPSHOT_CALLS, PncConfig
 from csms.plugcharge.reads import CarReader, session_ref
@@ -87,12 +95,18 @@ class Finisher:
         log.info("plug_and_charge_finished", attempt_id=attempt_id, final_soc_read=answered)
 
     async def _confirm_tag(self, conn: asyncpg.Connection, attempt: Row) -> None:
-        """The tag the charger sent becomes trusted once the car's SoC shows it charged on
-        this connector (and the guard did not trip)."""
-        tag = autocharge_tag(attempt["id_token"], attempt["id_token_type"]) or emaid_key(
-            attempt["id_token"], attempt["id_token_type"]
-        )
-        if tag is None or attempt["vin"] is None or attempt["guard"] == "tripped":
+        """Learn the tag the charger sent for the VIN Smartcar matched (ref 4.4), and count
+        this session as a confirmation when the car's SoC shows it charged on this
+        connector (and the guard did not trip). Done here, at the end, because a charger's
+        Authorize may arrive after the match was decided."""
+        if (
+            attempt["method"] != Method.SMARTCAR_PLUG_STATE.value
+            or attempt["vin"] is None
+            or attempt["guard"] == "tripped"
+        ):
+            return
+        tag = autocharge_tag(attempt["id_token"], attempt["id_token_type"])
+        if tag is None:
             return
         socs = [
             r["soc_percent"]
@@ -101,17 +115,34 @@ class Finisher:
         ]
         if len(socs) < 2 or socs[-1] - socs[0] < _CONFIRM_PP:
             return
-        if attempt["method"] != "smartcar_plug_state":
-            return  # a tag match confirms nothing new about the tag
+        plug = PlugEvent(
+            attempt["charge_point_id"],
+            attempt["evse_id"],
+            attempt["plugged_at"],
+            id_token=attempt["id_token"],
+            id_token_type=attempt["id_token_type"],
+        )
+        matched = MatchDecision(Outcome.MATCHED, (), Method.SMARTCAR_PLUG_STATE, vin=attempt["vin"])
+        known = [LearnedTag(r["tag"], r["vin"]) for r in await tag_store.tags(conn, tag)]
+        learn = tag_to_learn(plug, matched, known)
+        if learn is None:
+            return
+        await tag_store.learn_tag(
+            conn,
+            tag=learn[0],
+            vin=learn[1],
+            vehicle_id=attempt["vehicle_id"],
+            attempt_id=attempt["id"],
+        )
         row = await tag_store.confirm_tag(
-            conn, tag=tag, vin=attempt["vin"], needed=self._config.tag_confirmations
+            conn, tag=learn[0], vin=learn[1], needed=self._config.tag_confirmations
         )
         if row is not None:
             await store.update(
                 conn,
                 attempt["id"],
                 {},
-                note={"event": "tag_confirmed", "tag": tag, "status": row["status"]},
+                note={"event": "tag_confirmed", "tag": learn[0], "status": row["status"]},
             )
 
 

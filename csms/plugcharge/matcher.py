@@ -33,7 +33,6 @@ from csms.matching import (
     decide,
     emaid_key,
     plan_polls,
-    tag_to_learn,
 )
 from csms.plugcharge import hooks
 from csms.plugcharge.policy import LOCATION_CALLS, SNAPSHOT_CALLS, PncConfig
@@ -149,7 +148,7 @@ class Matcher:
         ]
         quick = decide(plug, bound, learned, self._config.match)
         if quick.matched:  # a learned tag: no polling at all
-            await self._conclude(attempt, plug, quick, learned, final=True)
+            await self._conclude(attempt, quick, final=True)
             return
         if payload.get("tag_only"):
             return  # the tag did not decide; the polling rounds go on as planned
@@ -176,7 +175,7 @@ class Matcher:
         )
         round_no = attempt["rounds"] + 1
         final = round_no >= self._config.max_rounds
-        await self._conclude(attempt, plug, decision, learned, final=final, round_no=round_no)
+        await self._conclude(attempt, decision, final=final, round_no=round_no)
 
     async def _pushed_decision(
         self,
@@ -190,7 +189,7 @@ class Matcher:
         (cars not heard of are not rivals here; the polling rounds still come if not)."""
         decision = decide(plug, observations, learned, self._config.match, other_plugs=others)
         if decision.matched and not self._near_unplugged(decision):
-            await self._conclude(attempt, plug, decision, learned, final=True)
+            await self._conclude(attempt, decision, final=True)
 
     async def _learned(self, conn: asyncpg.Connection, attempt: dict[str, Any]) -> list[LearnedTag]:
         key = autocharge_tag(attempt["id_token"], attempt["id_token_type"]) or emaid_key(
@@ -268,9 +267,7 @@ class Matcher:
     async def _conclude(
         self,
         attempt: dict[str, Any],
-        plug: PlugEvent,
         decision: MatchDecision,
-        learned: list[LearnedTag],
         *,
         final: bool,
         round_no: int | None = None,
@@ -311,16 +308,6 @@ class Matcher:
                         account_id=car["account_id"],
                     )
                     note["vin"] = car["vin"]
-                    learn = tag_to_learn(plug, decision, learned)
-                    if learn is not None:
-                        tag = await tag_store.learn_tag(
-                            conn,
-                            tag=learn[0],
-                            vin=learn[1],
-                            vehicle_id=car["id"],
-                            attempt_id=attempt_id,
-                        )
-                        note["learned_tag"] = {"tag": tag["tag"], "status": tag["status"]}
                     await hooks.enqueue(conn, hooks.START, attempt_id, at=now)
             else:
                 fields["status"] = "no_match"
