@@ -176,6 +176,13 @@ class Settings(BaseSettings):
         default=90.0, gt=0, description="Second matching poll after the plug event (ref 4.2)."
     )
     pnc_max_rounds: int = Field(default=2, ge=1, le=5, description="Matching polls per plug.")
+    pnc_first_poll_after_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="The first matching poll waits this long after the plug event: a "
+        "charger's Autocharge Authorize follows its plug status, and a tag decides without "
+        "a call.",
+    )
     pnc_webhook_grace_s: float = Field(
         default=10.0,
         ge=0,

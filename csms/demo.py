@@ -276,6 +276,7 @@ def _settings(base: Settings, data_dir: Path, token: str, api_port: int, smartca
         smartcar_vehicle_burst=100.0,
         # A demo minute is short: the second matching poll after 2 s instead of 90 s.
         pnc_repoll_after_s=2.0,
+        pnc_first_poll_after_s=0.5,
         pnc_watch_interval_s=0.3,
         pnc_car_check_after_s=0.5,
         pnc_end_retry_s=1.0,

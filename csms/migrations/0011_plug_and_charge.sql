@@ -49,8 +49,6 @@ CREATE TABLE plug_attempts (
     spending_cap_minor bigint,
     hold_minor        bigint,
     currency          text,
-    match_calls       integer NOT NULL DEFAULT 0,
-    session_calls     integer NOT NULL DEFAULT 0,
     guard             text NOT NULL DEFAULT 'pending'
                       CHECK (guard IN ('pending', 'passed', 'tripped', 'skipped')),
     car_started       boolean NOT NULL DEFAULT false,

@@ -84,8 +84,9 @@ class PlugHooks:
     Args:
         start_timeout: how long a matched attempt waits for the charger's transaction.
         car_check_after: when, after the start, to check that the car charges.
-        first_poll_after: with Smartcar webhooks, how long the first poll waits for the
-            cars' own plug-in deliveries (which decide without a call).
+        first_poll_after: how long the first poll waits for a charger's Autocharge tag
+            and, with Smartcar webhooks, the cars' own plug-in deliveries (both decide
+            without a call).
         push_window: how long after a plug event a delivered plug-in still counts.
     """
 

@@ -69,7 +69,10 @@ class PncConfig:
             ),
             repoll_after=timedelta(seconds=settings.pnc_repoll_after_s),
             first_poll_after=timedelta(
-                seconds=settings.pnc_webhook_grace_s if _webhooks(settings) else 0
+                seconds=max(
+                    settings.pnc_first_poll_after_s,
+                    settings.pnc_webhook_grace_s if _webhooks(settings) else 0,
+                )
             ),
             max_rounds=settings.pnc_max_rounds,
             session_call_budget=settings.pnc_session_call_budget,

@@ -19,6 +19,7 @@ import asyncpg
 from csms.clock import Clock
 from csms.logs import get_logger
 from csms.matching import haversine_m
+from csms.plugcharge.policy import BATTERY_CALLS, LOCATION_CALLS, SNAPSHOT_CALLS
 from csms.store import plug_attempts as store
 from csms.store import vehicles as vehicle_store
 from smartcar_bridge import SmartcarBridge, session_scope
@@ -51,6 +52,7 @@ class Reading:
     location_age: datetime | None = None
     distance_m: float | None = None
     error: str | None = None
+    calls: int = 0  # what the reading asked Smartcar for (the ledger has the exact count)
 
     @property
     def answered(self) -> bool:
@@ -124,6 +126,8 @@ class CarReader:
             location_age=fields.get("location_age"),
             distance_m=fields.get("distance_m"),
             error="; ".join(errors) or None,
+            calls=(BATTERY_CALLS if battery_only else SNAPSHOT_CALLS)
+            + (LOCATION_CALLS if location else 0),
         )
         await self._store(attempt["id"], car["id"], purpose, reading)
         if reading.error:
@@ -169,6 +173,7 @@ class CarReader:
                     if reading.distance_m is None
                     else Decimal(str(round(reading.distance_m, 1))),
                     "error": reading.error,
+                    "calls": reading.calls,
                 },
             )
             if reading.answered or reading.soc_percent is not None:

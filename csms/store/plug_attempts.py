@@ -148,18 +148,6 @@ async def update(
     return dict(record)
 
 
-async def add_calls(
-    conn: asyncpg.Connection, attempt_id: int, *, match: int = 0, session: int = 0
-) -> None:
-    await conn.execute(
-        """UPDATE plug_attempts SET match_calls = match_calls + $2,
-               session_calls = session_calls + $3, updated_at = now() WHERE id = $1""",
-        attempt_id,
-        match,
-        session,
-    )
-
-
 async def waiting_for_token(
     conn: asyncpg.Connection, charge_point_id: str, id_token: str
 ) -> list[Row]:

@@ -271,6 +271,7 @@ def pnc_settings(api_port: int, sim_url: str, **overrides: Any) -> Any:
         "smartcar_read_timeout_s": 5.0,
         "smartcar_command_timeout_s": 5.0,
         "pnc_repoll_after_s": 2.0,
+        "pnc_first_poll_after_s": 0.5,
         "pnc_watch_interval_s": 0.25,
         "pnc_car_check_after_s": 0.5,
         "pnc_start_timeout_s": 30.0,
