@@ -23,6 +23,7 @@ from csms.errors import NotFound
 from csms.plugcharge.reads import match_ref, session_ref
 from csms.store import Row
 from csms.store import invoices as invoice_store
+from csms.store import payments as payment_store
 from csms.store import plug_attempts as store
 from smartcar_bridge.store import call_counts
 
@@ -232,7 +233,7 @@ async def get_attempt(request: web.Request) -> web.Response:
             raise NotFound(f"plug attempt {attempt_id} not found")
         readings = await store.readings(conn, attempt_id)
         calls = await smartcar_calls(conn, attempt_id)
-        payment = await store.payment_of(conn, attempt_id)
+        payment = await payment_store.of_attempt(conn, attempt_id)
     return json_response(
         attempt_view(row)
         | {

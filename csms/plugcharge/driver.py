@@ -33,9 +33,9 @@ from csms.payment_attempts import recorded_call
 from csms.plugcharge import hooks
 from csms.plugcharge.policy import SNAPSHOT_CALLS, PncConfig, TariffRates, hold_minor, tariff_rates
 from csms.plugcharge.reads import CarReader, session_ref
+from csms.store import accounts, tariffs, vehicles
 from csms.store import payments as payment_store
 from csms.store import plug_attempts as store
-from csms.store import tariffs
 
 __all__ = ["Starter"]
 
@@ -89,8 +89,8 @@ class Starter:
             attempt = await store.get(conn, attempt_id)
             if attempt is None or attempt["status"] != "starting":
                 return
-            account = await store.account(conn, attempt["account_id"])
-            car = await store.vehicle(conn, attempt["vehicle_id"])
+            account = await accounts.get(conn, attempt["account_id"])
+            car = await vehicles.get(conn, attempt["vehicle_id"])
             tariff = await tariffs.applicable(conn, attempt["charge_point_id"], self._clock())
         refusal = _refusal(account, car)
         if refusal is not None:
@@ -146,7 +146,7 @@ class Starter:
                     conn, hooks.RELEASE, attempt["id"], at=self._clock(), key=":after-hold"
                 )
                 raise _Gone
-            token = await store.ensure_start_token(
+            token = await accounts.ensure_start_token(
                 conn, account["id"], "PNC" + secrets.token_hex(8).upper()
             )
             await store.update(
@@ -167,7 +167,7 @@ class Starter:
         self, attempt: dict[str, Any], account: dict[str, Any], currency: str, amount: int
     ) -> int:
         async with self._pool.acquire() as conn:
-            payment = await store.create_payment(
+            payment = await payment_store.ensure_for_attempt(
                 conn,
                 attempt_id=attempt["id"],
                 account_id=account["id"],
@@ -292,7 +292,7 @@ class Starter:
         attempt_id = int(payload["attempt_id"])
         async with self._pool.acquire() as conn:
             attempt = await store.get(conn, attempt_id)
-            payment = await store.payment_of(conn, attempt_id)
+            payment = await payment_store.of_attempt(conn, attempt_id)
         if attempt is None or attempt["status"] in ("starting", "charging", "ended", "done"):
             return  # still waiting for its session, or has one: the bill settles the hold
         if payment is None or payment["status"] != "held" or payment["session_id"] is not None:

@@ -30,7 +30,7 @@ from csms.matching import (
 from csms.plugcharge import hooks
 from csms.plugcharge.policy import SNAPSHOT_CALLS, PncConfig
 from csms.plugcharge.reads import CarReader, session_ref
-from csms.store import Row
+from csms.store import Row, vehicles
 from csms.store import autocharge_tags as tag_store
 from csms.store import plug_attempts as store
 
@@ -59,9 +59,7 @@ class Finisher:
             attempt = await store.get(conn, attempt_id)
             if attempt is None or attempt["status"] != "ended":
                 return
-            car = (
-                await store.vehicle(conn, attempt["vehicle_id"]) if attempt["vehicle_id"] else None
-            )
+            car = await vehicles.get(conn, attempt["vehicle_id"]) if attempt["vehicle_id"] else None
         ref = session_ref(attempt_id)
         answered = False
         if car is not None and await self._reader.spent(ref) + SNAPSHOT_CALLS <= (
@@ -152,7 +150,7 @@ async def plug_and_charge_evidence(conn: asyncpg.Connection, session: Row) -> Ve
     attempt = await store.of_session(conn, session["id"])
     if attempt is None or attempt["vehicle_id"] is None:
         return VehicleEvidence()
-    car = await store.vehicle(conn, attempt["vehicle_id"])
+    car = await vehicles.get(conn, attempt["vehicle_id"])
     polls = tuple(
         billing.SocPoll(
             r["fetched_at"],

@@ -37,6 +37,7 @@ from csms.plugcharge.reads import CarReader, session_ref
 from csms.store import plug_attempts as store
 from csms.store import sessions as session_store
 from csms.store import transaction_events as tx_store
+from csms.store import vehicles
 
 __all__ = ["Follower"]
 
@@ -73,9 +74,7 @@ class Follower:
             if attempt is None or attempt["status"] != "charging" or attempt["session_id"] is None:
                 return None
             session = await session_store.get(conn, attempt["session_id"])
-            car = (
-                await store.vehicle(conn, attempt["vehicle_id"]) if attempt["vehicle_id"] else None
-            )
+            car = await vehicles.get(conn, attempt["vehicle_id"]) if attempt["vehicle_id"] else None
         if session is None or session["status"] != "active" or car is None:
             return None
         return attempt, session, car

@@ -17,6 +17,7 @@ from csms.events import StatusChanged
 from csms.logs import get_logger
 from csms.matching import autocharge_tag, emaid_key
 from csms.store import jobs
+from csms.store import payments as payment_store
 from csms.store import plug_attempts as store
 
 __all__ = [
@@ -285,7 +286,7 @@ class PlugHooks:
                 {"status": "charging", "session_id": session_id},
                 note={"at": at, "event": "session_started", "session_id": session_id},
             )
-            await store.bind_payment(conn, attempt["id"], session_id)
+            await payment_store.bind_to_session(conn, attempt["id"], session_id)
             await enqueue(conn, CAR_CHECK, attempt["id"], at=at + self._car_check_after)
             await enqueue(conn, WATCH, attempt["id"], at=at, key=":0")
             return

@@ -84,3 +84,21 @@ async def update(conn: asyncpg.Connection, account_id: int, fields: dict[str, An
 async def delete(conn: asyncpg.Connection, account_id: int) -> bool:
     status: str = await conn.execute("DELETE FROM accounts WHERE id = $1", account_id)
     return status.endswith(" 1")
+
+
+async def ensure_start_token(conn: asyncpg.Connection, account_id: int, candidate: str) -> str:
+    """The account's plug-and-charge id token (``candidate`` when it has none yet), present
+    and Accepted in id_tokens as type Central."""
+    token: str = await conn.fetchval(
+        """UPDATE accounts SET pnc_id_token = coalesce(pnc_id_token, $2), updated_at = now()
+           WHERE id = $1 RETURNING pnc_id_token""",
+        account_id,
+        candidate,
+    )
+    await conn.execute(
+        """INSERT INTO id_tokens (id_token, type, status, account_id)
+           VALUES ($1, 'Central', 'Accepted', $2) ON CONFLICT (id_token) DO NOTHING""",
+        token,
+        account_id,
+    )
+    return token

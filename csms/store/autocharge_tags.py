@@ -14,11 +14,6 @@ async def tags(conn: asyncpg.Connection, tag: str) -> list[Row]:
     return [dict(r) for r in records]
 
 
-async def tags_of_vin(conn: asyncpg.Connection, vin: str) -> list[Row]:
-    records = await conn.fetch("SELECT * FROM autocharge_tags WHERE vin = $1 ORDER BY tag", vin)
-    return [dict(r) for r in records]
-
-
 async def learn_tag(
     conn: asyncpg.Connection, *, tag: str, vin: str, vehicle_id: int | None, attempt_id: int
 ) -> Row:

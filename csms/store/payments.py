@@ -10,8 +10,9 @@ import asyncpg
 
 from csms.store import Row, row_dict
 
-COLUMNS = """id, session_id, account_id, provider, provider_ref, intent, currency, status,
-    held_minor, captured_minor, refunded_minor, declines, last_error, created_at, updated_at"""
+COLUMNS = """id, session_id, attempt_id, account_id, provider, provider_ref, intent, currency,
+    status, held_minor, captured_minor, refunded_minor, declines, last_error, created_at,
+    updated_at"""
 ATTEMPT_COLUMNS = """id, payment_id, operation, idempotency_key, amount_minor, outcome,
     provider_ref, error_code, error_message, started_at, finished_at"""
 REFUND_COLUMNS = """id, payment_id, credit_note_id, amount_minor, status, provider_ref,
@@ -42,6 +43,47 @@ async def ensure(
         )
     assert record is not None
     return dict(record)
+
+
+async def ensure_for_attempt(
+    conn: asyncpg.Connection,
+    *,
+    attempt_id: int,
+    account_id: int,
+    provider: str,
+    currency: str,
+) -> Row:
+    """The payment of a plug-and-charge attempt (its hold comes before the session)."""
+    record = await conn.fetchrow(
+        f"""INSERT INTO payments (attempt_id, account_id, provider, currency)
+            VALUES ($1, $2, $3, $4) ON CONFLICT (attempt_id) DO NOTHING RETURNING {COLUMNS}""",
+        attempt_id,
+        account_id,
+        provider,
+        currency,
+    )
+    if record is None:
+        record = await conn.fetchrow(
+            f"SELECT {COLUMNS} FROM payments WHERE attempt_id = $1", attempt_id
+        )
+    assert record is not None
+    return dict(record)
+
+
+async def of_attempt(conn: asyncpg.Connection, attempt_id: int) -> Row | None:
+    return row_dict(
+        await conn.fetchrow(f"SELECT {COLUMNS} FROM payments WHERE attempt_id = $1", attempt_id)
+    )
+
+
+async def bind_to_session(conn: asyncpg.Connection, attempt_id: int, session_id: int) -> None:
+    """The attempt's hold now belongs to the session it started (settled with its bill)."""
+    await conn.execute(
+        """UPDATE payments SET session_id = $2, updated_at = now()
+           WHERE attempt_id = $1 AND session_id IS NULL""",
+        attempt_id,
+        session_id,
+    )
 
 
 async def of_session(

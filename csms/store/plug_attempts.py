@@ -201,12 +201,6 @@ async def busy_vehicles(conn: asyncpg.Connection, *, exclude: int) -> set[int]:
     return {r["vehicle_id"] for r in records}
 
 
-async def active_sessions(conn: asyncpg.Connection) -> list[Row]:
-    """Attempts whose session is running (the watch)."""
-    records = await conn.fetch("SELECT * FROM plug_attempts WHERE status = 'charging'")
-    return [dict(r) for r in records]
-
-
 async def page(
     conn: asyncpg.Connection,
     *,
@@ -258,12 +252,6 @@ async def linked_vehicles(conn: asyncpg.Connection) -> list[Row]:
     return [dict(r) for r in records]
 
 
-async def vehicle(conn: asyncpg.Connection, vehicle_id: int) -> Row | None:
-    return row_dict(
-        await conn.fetchrow(f"SELECT {_VEHICLE} FROM vehicles v WHERE v.id = $1", vehicle_id)
-    )
-
-
 async def vehicle_by_vin(conn: asyncpg.Connection, vin: str) -> Row | None:
     return row_dict(
         await conn.fetchrow(
@@ -294,78 +282,3 @@ async def readings(conn: asyncpg.Connection, attempt_id: int) -> list[Row]:
         "SELECT * FROM vehicle_readings WHERE attempt_id = $1 ORDER BY id", attempt_id
     )
     return [dict(r) for r in records]
-
-
-# --- the hold before the session -------------------------------------------------------
-
-
-async def create_payment(
-    conn: asyncpg.Connection,
-    *,
-    attempt_id: int,
-    account_id: int,
-    provider: str,
-    currency: str,
-) -> Row:
-    record = await conn.fetchrow(
-        """INSERT INTO payments (attempt_id, account_id, provider, currency)
-           VALUES ($1, $2, $3, $4) ON CONFLICT (attempt_id) DO NOTHING RETURNING *""",
-        attempt_id,
-        account_id,
-        provider,
-        currency,
-    )
-    if record is None:
-        record = await conn.fetchrow("SELECT * FROM payments WHERE attempt_id = $1", attempt_id)
-    assert record is not None
-    return dict(record)
-
-
-async def payment_of(
-    conn: asyncpg.Connection, attempt_id: int, *, lock: bool = False
-) -> Row | None:
-    suffix = " FOR NO KEY UPDATE" if lock else ""
-    return row_dict(
-        await conn.fetchrow(f"SELECT * FROM payments WHERE attempt_id = $1{suffix}", attempt_id)
-    )
-
-
-async def bind_payment(conn: asyncpg.Connection, attempt_id: int, session_id: int) -> None:
-    await conn.execute(
-        """UPDATE payments SET session_id = $2, updated_at = now()
-           WHERE attempt_id = $1 AND session_id IS NULL""",
-        attempt_id,
-        session_id,
-    )
-
-
-# --- accounts --------------------------------------------------------------------------
-
-
-async def account(conn: asyncpg.Connection, account_id: int) -> Row | None:
-    return row_dict(
-        await conn.fetchrow(
-            """SELECT id, name, status, payment_customer_id, payment_method_id,
-                      target_soc_percent, spending_cap_minor, pnc_id_token
-               FROM accounts WHERE id = $1""",
-            account_id,
-        )
-    )
-
-
-async def ensure_start_token(conn: asyncpg.Connection, account_id: int, candidate: str) -> str:
-    """The account's plug-and-charge id token (``candidate`` when it has none yet), present
-    and Accepted in id_tokens as type Central."""
-    token: str = await conn.fetchval(
-        """UPDATE accounts SET pnc_id_token = coalesce(pnc_id_token, $2), updated_at = now()
-           WHERE id = $1 RETURNING pnc_id_token""",
-        account_id,
-        candidate,
-    )
-    await conn.execute(
-        """INSERT INTO id_tokens (id_token, type, status, account_id)
-           VALUES ($1, 'Central', 'Accepted', $2) ON CONFLICT (id_token) DO NOTHING""",
-        token,
-        account_id,
-    )
-    return token
