@@ -448,20 +448,31 @@ def tag_to_learn(
 ) -> tuple[str, str] | None:
     """The (Autocharge tag, VIN) link to record after a confirmed match (ref 4.4).
 
-    Only when Smartcar evidence (plug state and location) bound the session and the
-    charger sent a ``VID:``/MacAddress tag on that connector. Refused when the tag is
-    already linked to another VIN (ref 4.4), and for multicast MACs (not a station
-    address). Models known to use dynamic MACs are the caller's to refuse (it knows the
-    model). A link to the same VIN is returned again: it counts as another confirmation.
+    Only when Smartcar evidence (plug state and location) bound the session; see
+    :func:`learnable_tag` for what the tag itself must be.
     """
     if not decision.matched or decision.method is not Method.SMARTCAR_PLUG_STATE:
         return None
+    if decision.vin is None:
+        return None
+    return learnable_tag(plug, decision.vin, learned_tags)
+
+
+def learnable_tag(
+    plug: PlugEvent, vin: str, learned_tags: Iterable[LearnedTag] = ()
+) -> tuple[str, str] | None:
+    """The (Autocharge tag, VIN) link the charger's ``VID:``/MacAddress tag on ``plug``
+    gives for a car Smartcar placed on that connector. Refused when the tag is already
+    linked to another VIN (ref 4.4), and for multicast MACs (not a station address).
+    Models known to use dynamic MACs are the caller's to refuse (it knows the model). A
+    link to the same VIN is returned again: it counts as another confirmation.
+    """
     tag = autocharge_tag(plug.id_token, plug.id_token_type)
-    if tag is None or decision.vin is None:
+    if tag is None:
         return None
     first_octet = int(tag[len(AUTOCHARGE_PREFIX) : len(AUTOCHARGE_PREFIX) + 2], 16)
     if first_octet & 0b1:
         return None
-    if any(t.tag.upper() == tag and t.vin != decision.vin for t in learned_tags):
+    if any(t.tag.upper() == tag and t.vin != vin for t in learned_tags):
         return None
-    return tag, decision.vin
+    return tag, vin

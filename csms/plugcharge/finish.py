@@ -18,15 +18,7 @@ from csms.billing_inputs import VehicleEvidence
 from csms.clock import Clock
 from csms.invoicing import enqueue_billing
 from csms.logs import get_logger
-from csms.matching import (
-    LearnedTag,
-    MatchDecision,
-    Method,
-    Outcome,
-    PlugEvent,
-    autocharge_tag,
-    tag_to_learn,
-)
+from csms.matching import LearnedTag, Method, PlugEvent, autocharge_tag, learnable_tag
 from csms.plugcharge import hooks
 from csms.plugcharge.policy import SNAPSHOT_CALLS, PncConfig
 from csms.plugcharge.reads import CarReader, session_ref
@@ -120,9 +112,8 @@ class Finisher:
             id_token=attempt["id_token"],
             id_token_type=attempt["id_token_type"],
         )
-        matched = MatchDecision(Outcome.MATCHED, (), Method.SMARTCAR_PLUG_STATE, vin=attempt["vin"])
         known = [LearnedTag(r["tag"], r["vin"]) for r in await tag_store.tags(conn, tag)]
-        learn = tag_to_learn(plug, matched, known)
+        learn = learnable_tag(plug, attempt["vin"], known)
         if learn is None:
             return
         await tag_store.learn_tag(
