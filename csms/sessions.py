@@ -293,11 +293,7 @@ async def close_by_operator(
         if session["status"] != "active":
             raise Conflict(f"session {session_id} is {session['status']}")
         last = await store.last_register(conn, session_id)
-        meter_start = session["meter_start_wh"]
-        if meter_start is None:
-            meter_start = (await transaction_event_store.register_bounds(conn, session_id))[
-                "first_wh"
-            ]
+        meter_start = await transaction_event_store.start_register(conn, session)
         meter_stop = None if last is None else last["energy_wh"]
         energy = None
         if meter_start is not None and meter_stop is not None and meter_stop >= meter_start:

@@ -152,9 +152,7 @@ class Follower:
     async def _metered_wh(self, session: dict[str, Any]) -> int:
         async with self._pool.acquire() as conn:
             last = await session_store.last_register(conn, session["id"])
-            start = session["meter_start_wh"]
-            if start is None:
-                start = (await tx_store.register_bounds(conn, session["id"]))["first_wh"]
+            start = await tx_store.start_register(conn, session)
         if last is None or start is None:
             return 0
         return max(0, int(last["energy_wh"]) - int(start))

@@ -137,6 +137,16 @@ async def register_bounds(conn: asyncpg.Connection, session_id: int) -> Row:
     return dict(record)
 
 
+async def start_register(conn: asyncpg.Connection, session: Row) -> int | None:
+    """Where the session's energy register started: meterStart (1.6), else the first
+    register reading (2.0.1 has no meterStart)."""
+    if session["meter_start_wh"] is not None:
+        start: int = session["meter_start_wh"]
+        return start
+    first: int | None = (await register_bounds(conn, session["id"]))["first_wh"]
+    return first
+
+
 async def events(conn: asyncpg.Connection, session_id: int) -> list[Row]:
     records = await conn.fetch(
         """SELECT seq_no, event_type, trigger_reason, charging_state, stopped_reason, id_token,
