@@ -71,14 +71,6 @@ async def enqueue(
     )
 
 
-def _tag_of(id_token: str | None, id_token_type: str | None) -> tuple[str, str | None] | None:
-    """(token, type) when the token identifies a car (Autocharge MAC or eMAID)."""
-    if autocharge_tag(id_token, id_token_type) or emaid_key(id_token, id_token_type):
-        assert id_token is not None
-        return id_token, id_token_type
-    return None
-
-
 class PlugHooks:
     """Called by the charger, session and transaction services inside their transaction.
 
@@ -107,7 +99,7 @@ class PlugHooks:
     @staticmethod
     def identifies_car(id_token: str | None, id_token_type: str | None) -> bool:
         """An Autocharge tag (``VID:`` + MAC, or a MacAddress token) or an eMAID."""
-        return _tag_of(id_token, id_token_type) is not None
+        return bool(autocharge_tag(id_token, id_token_type) or emaid_key(id_token, id_token_type))
 
     async def _open(
         self,
@@ -195,9 +187,8 @@ class PlugHooks:
         matched attempt started with. Periodic events cost no query."""
         if evse_id is None:
             return
-        tag = _tag_of(id_token, id_token_type)
-        if tag is not None:
-            await self.tag_seen(conn, charge_point_id, tag[0], tag[1], evse_id=evse_id)
+        if id_token is not None and self.identifies_car(id_token, id_token_type):
+            await self.tag_seen(conn, charge_point_id, id_token, id_token_type, evse_id=evse_id)
         elif id_token is not None and token_assigned and id_token_type != NO_AUTHORIZATION:
             await self.session_authorized(
                 conn,
@@ -241,7 +232,7 @@ class PlugHooks:
         """Attach a car-identifying token to the attempt it belongs to. Authorize names no
         connector: then only a charger with exactly one open attempt still missing a tag
         gets it (two cars plugged at once must not trade tags)."""
-        if _tag_of(id_token, id_token_type) is None:
+        if not self.identifies_car(id_token, id_token_type):
             return False
         kind = id_token_type or ("MacAddress" if id_token.upper().startswith("VID:") else None)
         if evse_id is not None:
